@@ -1,0 +1,38 @@
+"""`avatarvid bench`: speed and memory vs video length."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="speed and memory vs video length",
+        description="Time the vlog pipeline per stage for several audio lengths and sizes, each "
+        "in a fresh process; print a table and write JSON.",
+    )
+    p.add_argument(
+        "--seconds", type=float, nargs="+", default=[5, 20, 60], help="audio lengths to render"
+    )
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="output sizes")
+    p.add_argument("--preset", default="default")
+    p.add_argument("--image", type=Path, default=EXAMPLES / "astronaut.png")
+    p.add_argument(
+        "--audio",
+        type=Path,
+        default=EXAMPLES / "speech.wav",
+        help="speech to loop/cut to each length",
+    )
+    p.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from avatarvid.bench import run_benchmark
+
+    run_benchmark(args.image, args.audio, args.seconds, args.sizes, args.preset, args.json)
+    return 0

@@ -1,0 +1,45 @@
+"""Per-video-frame audio features: what the motion stages and the lip-sync metric listen to.
+
+Every function returns one value per video frame, computed on a window centred on the
+frame's time, so audio and video stay aligned by construction (frame i <-> t = i / fps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SILENCE_DB = -80.0
+
+
+def num_video_frames(num_samples: int, rate: int, fps: float) -> int:
+    """Frames that cover the audio: the video's duration equals the audio's within one frame."""
+    return max(1, int(round(num_samples / rate * fps)))
+
+
+def frame_windows(audio: np.ndarray, rate: int, fps: float, num_frames: int, width_s: float):
+    """(num_frames, window) array of audio windows centred on each frame time; audio before its
+    start and after its end (a video may outlast its audio) counts as silence."""
+    win = max(2, int(round(width_s * rate)))
+    centres = np.round(np.arange(num_frames) / fps * rate).astype(np.int64)
+    tail = max(0, int(centres[-1]) + win - len(audio)) + win
+    padded = np.pad(audio.astype(np.float32), (win, tail))
+    starts = centres - win // 2 + win
+    return padded[starts[:, None] + np.arange(win)[None, :]]
+
+
+def loudness_db(audio: np.ndarray, rate: int, fps: float, num_frames: int) -> np.ndarray:
+    """RMS level in dBFS of a 40 ms window per frame (floor at SILENCE_DB)."""
+    windows = frame_windows(audio, rate, fps, num_frames, 0.04)
+    rms = np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1))
+    return np.maximum(20.0 * np.log10(rms + 1e-12), SILENCE_DB).astype(np.float32)
+
+
+def band_energies_db(
+    audio: np.ndarray, rate: int, fps: float, num_frames: int, bands: list[tuple[float, float]]
+) -> np.ndarray:
+    """(num_frames, len(bands)) energy in dB of each frequency band, from a Hann-windowed FFT."""
+    windows = frame_windows(audio, rate, fps, num_frames, 0.04)
+    spec = np.abs(np.fft.rfft(windows * np.hanning(windows.shape[1]), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(windows.shape[1], 1.0 / rate)
+    out = [spec[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in bands]
+    return (10.0 * np.log10(np.stack(out, axis=1) + 1e-10)).astype(np.float32)

@@ -1,0 +1,348 @@
+"""Stream frames and audio into an mp4 that plays everywhere, read videos back, and probe them."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import decord
+import numpy as np
+from av.video.reformatter import (
+    ColorPrimaries,
+    ColorRange,
+    Colorspace,
+    ColorTrc,
+    VideoReformatter,
+)
+
+from avatarvid.errors import InputError
+
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+# Rates every AAC decoder (browsers, phones, TVs) handles; others are resampled to 48 kHz.
+_AAC_RATES = (44100, 48000)
+_AAC_BIT_RATE = 128_000
+# FFmpeg's AVCOL_SPC_BT709; PyAV exposes no enum for the codec context's matrix tag.
+_AVCOL_SPC_BT709 = 1
+
+
+class VideoWriter:
+    """Streamed H.264 yuv420p + AAC mp4 writer that never leaves a half-written `path`.
+
+    Output goes to a hidden temporary file next to `path` and is renamed over it only when
+    close() finishes; any failure (or an exception inside `with`) deletes it instead. Each
+    frame is encoded on write() together with the audio up to that frame's end time, so
+    memory stays flat and packets interleave. Frames are converted with the BT.709 matrix
+    and tagged as such, so browsers, players and decord agree on the colours instead of
+    guessing a matrix from the resolution.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        width: int,
+        height: int,
+        audio: np.ndarray | None = None,
+        audio_rate: int = 48000,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        self.path = Path(path)
+        _check_output_path(self.path)
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs an even, positive frame size, got {width}x{height}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be positive and finite, got {fps}")
+        if not 0 <= crf <= 51:
+            raise ValueError(f"crf must be in 0..51, got {crf}")
+        if preset not in X264_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+        if audio_rate <= 0:
+            raise ValueError(f"audio_rate must be positive, got {audio_rate}")
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._audio = None if audio is None else _planar_audio(audio)
+        self._audio_rate = audio_rate
+        self._layout = "mono" if self._audio is None or len(self._audio) == 1 else "stereo"
+        self._audio_pos = 0
+        self._frames_written = 0
+        self._reformatter = VideoReformatter()
+        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.mp4")
+        try:
+            self._container: av.container.OutputContainer | None = av.open(
+                str(self._tmp), "w", format="mp4", container_options={"movflags": "+faststart"}
+            )
+        except av.FFmpegError as exc:
+            raise InputError(f"cannot create {self.path} ({exc}); check the output path") from exc
+        # Runs on error, on garbage collection and at interpreter exit unless close() succeeds.
+        self._cleanup = weakref.finalize(self, _discard, self._container, self._tmp)
+        try:
+            self._video = self._add_video_stream(crf, preset)
+            self._audio_stream = None if self._audio is None else self._add_audio_stream()
+        except BaseException:
+            self._abort()
+            raise
+
+    def _add_video_stream(self, crf: int, preset: str) -> av.VideoStream:
+        stream = self._container.add_stream(
+            "libx264", rate=self._rate, options={"crf": str(crf), "preset": preset}
+        )
+        stream.width = self.width
+        stream.height = self.height
+        stream.pix_fmt = "yuv420p"
+        codec = stream.codec_context
+        codec.colorspace = _AVCOL_SPC_BT709
+        codec.color_primaries = ColorPrimaries.BT709
+        codec.color_trc = ColorTrc.BT709
+        codec.color_range = ColorRange.MPEG
+        return stream
+
+    def _add_audio_stream(self) -> av.AudioStream:
+        rate = self._audio_rate if self._audio_rate in _AAC_RATES else 48000
+        stream = self._container.add_stream("aac", rate=rate)
+        stream.layout = self._layout
+        stream.bit_rate = _AAC_BIT_RATE
+        return stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one HxWx3 uint8 RGB frame, then the audio that plays until its end."""
+        if self._container is None:
+            raise ValueError(f"write() on closed VideoWriter for {self.path}")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"expected a ({self.height}, {self.width}, 3) uint8 frame, "
+                f"got {frame.shape} {frame.dtype}"
+            )
+        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        yuv = self._reformatter.reformat(
+            rgb, format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+        )
+        yuv.pts = self._frames_written
+        yuv.time_base = 1 / self._rate
+        self._container.mux(self._video.encode(yuv))
+        self._frames_written += 1
+        self._encode_audio_until(round(self._frames_written * self._audio_rate / self._rate))
+
+    def _encode_audio_until(self, end: int) -> None:
+        if self._audio is None or self._audio_stream is None:
+            return
+        end = min(end, self._audio.shape[1])
+        if end <= self._audio_pos:
+            return
+        chunk = np.ascontiguousarray(self._audio[:, self._audio_pos : end])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._layout)
+        frame.sample_rate = self._audio_rate
+        frame.pts = self._audio_pos
+        frame.time_base = Fraction(1, self._audio_rate)
+        self._container.mux(self._audio_stream.encode(frame))
+        self._audio_pos = end
+
+    def close(self) -> None:
+        """Flush the encoders, finish the file and move it to `path`; a no-op when closed."""
+        if self._container is None:
+            return
+        try:
+            if self._frames_written == 0:
+                raise ValueError(f"no frames were written to {self.path}")
+            if self._audio is not None and self._audio_stream is not None:
+                self._encode_audio_until(self._audio.shape[1])
+                self._container.mux(self._audio_stream.encode(None))
+            self._container.mux(self._video.encode(None))
+            self._container.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._abort()
+            raise
+        self._cleanup.detach()
+        self._container = None
+
+    def _abort(self) -> None:
+        self._container = None
+        self._cleanup()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+
+def _check_output_path(path: Path) -> None:
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"output directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output directory {parent} is not writable; choose another")
+    if path.is_dir():
+        raise InputError(f"output {path} is a directory; pass a file name like out.mp4")
+
+
+def _planar_audio(audio: np.ndarray) -> np.ndarray:
+    """(samples,) or (samples, channels) -> clipped float32 (channels, samples), 1 or 2 rows."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.ndim != 2 or audio.shape[1] not in (1, 2):
+        raise ValueError(f"audio must be (samples,) or (samples, 1|2), got {audio.shape}")
+    return np.clip(audio.T, -1.0, 1.0)
+
+
+def _discard(container: av.container.OutputContainer, tmp: Path) -> None:
+    with contextlib.suppress(Exception):
+        container.close()
+    tmp.unlink(missing_ok=True)
+
+
+class VideoReader:
+    """Decode a video to RGB frames with decord, a bounded batch at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"video {self.path} not found; check the path")
+        try:
+            # decord asserts (AssertionError) on zero frames and raises DECORDError otherwise;
+            # its messages carry C++ source paths, so they stay in the chained traceback only.
+            self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0))
+            first = self._reader[0].asnumpy()
+        except (decord.DECORDError, RuntimeError, AssertionError, IndexError) as exc:
+            raise InputError(f"cannot read video {self.path}; re-encode it as H.264 mp4") from exc
+        self.num_frames: int = len(self._reader)
+        self.fps: float = float(self._reader.get_avg_fps())
+        self.height: int = int(first.shape[0])
+        self.width: int = int(first.shape[1])
+
+    def frames(self, batch_size: int = 16) -> Iterator[np.ndarray]:
+        """Yield HxWx3 uint8 RGB frames in order; at most `batch_size` are decoded at once."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        for start in range(0, self.num_frames, batch_size):
+            indices = range(start, min(start + batch_size, self.num_frames))
+            try:
+                batch = self._reader.get_batch(indices).asnumpy()
+            except (decord.DECORDError, RuntimeError, IndexError) as exc:
+                raise InputError(
+                    f"video {self.path} is corrupt near frame {start}; re-encode it"
+                ) from exc
+            yield from batch
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` found; audio fields are None when the file has no audio stream."""
+
+    video_codec: str
+    pix_fmt: str | None
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    duration: float
+    audio_codec: str | None = None
+    audio_rate: int | None = None
+    audio_channels: int | None = None
+    audio_duration: float | None = None
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Describe the first video (and audio) stream of `path` without decoding pictures.
+
+    Frame counts and durations come from the header; containers that lack them (webm, mkv)
+    are demuxed once and the packets counted, which is exact and still cheap.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video {path} not found; check the path")
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.best("video")
+            if video is None:
+                raise InputError(f"{path} has no video stream; pass a video file")
+            audio = container.streams.best("audio")
+            streams = [s for s in (video, audio) if s is not None]
+            totals = {s.index: (s.frames, _header_duration(s)) for s in streams}
+            if any(count == 0 or seconds is None for count, seconds in totals.values()):
+                totals = _demux_totals(container, streams)
+            return _info(video, audio, totals)
+    except av.FFmpegError as exc:
+        raise InputError(f"cannot read video {path} ({exc}); re-encode it as H.264 mp4") from exc
+
+
+def _header_duration(stream: av.stream.Stream) -> float | None:
+    if stream.duration is None or stream.time_base is None:
+        return None
+    return float(stream.duration * stream.time_base)
+
+
+def _demux_totals(
+    container: av.container.InputContainer, streams: list[av.stream.Stream]
+) -> dict[int, tuple[int, float | None]]:
+    """Packet count and summed packet durations per stream (one packet per video frame)."""
+    counts = dict.fromkeys((s.index for s in streams), 0)
+    ticks = dict.fromkeys(counts, 0)
+    for packet in container.demux(streams):
+        if packet.size:
+            counts[packet.stream.index] += 1
+            ticks[packet.stream.index] += packet.duration or 0
+    return {
+        s.index: (counts[s.index], float(ticks[s.index] * s.time_base) or None) for s in streams
+    }
+
+
+def _info(
+    video: av.VideoStream,
+    audio: av.AudioStream | None,
+    totals: dict[int, tuple[int, float | None]],
+) -> VideoInfo:
+    rate = video.average_rate or video.guessed_rate
+    fps = float(rate) if rate else 0.0
+    num_frames, duration = totals[video.index]
+    if duration is None:
+        duration = num_frames / fps if fps else 0.0
+    audio_fields = {}
+    if audio is not None:
+        audio_fields = {
+            "audio_codec": audio.codec_context.name,
+            "audio_rate": audio.rate,
+            "audio_channels": audio.channels,
+            "audio_duration": totals[audio.index][1],
+        }
+    return VideoInfo(
+        video_codec=video.codec_context.name,
+        pix_fmt=video.codec_context.pix_fmt,
+        width=video.width,
+        height=video.height,
+        fps=fps,
+        num_frames=num_frames,
+        duration=duration,
+        **audio_fields,
+    )

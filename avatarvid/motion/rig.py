@@ -1,0 +1,252 @@
+"""Expression rig: reference landmarks + motion residual -> target landmarks, and back.
+
+The rig works in a head-aligned "canonical" frame of the reference face (origin between the
+eyes, axes from `head_rotation`, unit = inter-ocular distance), so the same coefficient means
+the same facial action whatever the photo's framing or head pose. Each expression channel is
+a displacement field on the 478 mesh points, built from the reference's own geometry (e.g. a
+blink moves each upper-lid point onto the lower lid of *this* eye), so the rig is linear in
+the coefficients and `fit` can invert it with bounded least squares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import lsq_linear
+from scipy.spatial.distance import cdist
+
+from avatarvid.motion.schema import EXPRESSIONS, GAZE, HEAD_ROTATION, MOTION_LAYOUT
+from avatarvid.perception import landmark_ids as ids
+from avatarvid.perception.head_pose import head_rotation
+
+# Head rotation pivots at the top of the neck: below and behind the eyes (canonical units).
+PIVOT = np.array([0.0, 0.6, 1.2], dtype=np.float32)
+# The jaw hinges in front of the ears, slightly below eye level and well behind the face.
+JAW_HINGE = np.array([0.0, 0.3, 1.0], dtype=np.float32)
+JAW_MAX_ANGLE = 0.32  # radians at jaw_open = 1
+
+_EYE_CORNERS = (ids.RIGHT_EYE_OUTER, ids.RIGHT_EYE_INNER, ids.LEFT_EYE_OUTER, ids.LEFT_EYE_INNER)
+_ROT = MOTION_LAYOUT.indices(HEAD_ROTATION)
+_TX, _TY, _SCALE = (MOTION_LAYOUT.index(n) for n in ("head_tx", "head_ty", "head_scale"))
+_SHAPE = MOTION_LAYOUT.indices(EXPRESSIONS + GAZE)
+
+
+def euler_to_matrix(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """Batched R = Rz(roll) Ry(yaw) Rx(pitch) in the canonical frame (x right, y down, z in).
+
+    Positive pitch nods the face down, positive yaw turns the nose towards the image's left,
+    positive roll tilts the head clockwise as seen in the image.
+    """
+    pitch, yaw, roll = (np.asarray(a, dtype=np.float64) for a in (pitch, yaw, roll))
+    cp, sp, cy, sy, cr, sr = (f(a) for a in (pitch, yaw, roll) for f in (np.cos, np.sin))
+    one, zero = np.ones_like(cp), np.zeros_like(cp)
+    rx = np.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).reshape(*cp.shape, 3, 3)
+    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(*cp.shape, 3, 3)
+    rz = np.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], -1).reshape(*cp.shape, 3, 3)
+    return rz @ ry @ rx
+
+
+def matrix_to_euler(r: np.ndarray) -> tuple[float, float, float]:
+    """Inverse of `euler_to_matrix` for one matrix: (pitch, yaw, roll) in radians."""
+    yaw = float(-np.arcsin(np.clip(r[2, 0], -1.0, 1.0)))
+    pitch = float(np.arctan2(r[2, 1], r[2, 2]))
+    roll = float(np.arctan2(r[1, 0], r[0, 0]))
+    return pitch, yaw, roll
+
+
+def head_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(origin, rotation, inter-ocular distance) of a face, defining its canonical frame."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    origin = lm[list(_EYE_CORNERS)].mean(axis=0)
+    right_eye = lm[[ids.RIGHT_EYE_OUTER, ids.RIGHT_EYE_INNER]].mean(axis=0)
+    left_eye = lm[[ids.LEFT_EYE_OUTER, ids.LEFT_EYE_INNER]].mean(axis=0)
+    iod = float(np.linalg.norm(left_eye - right_eye))
+    if iod < 1e-6:
+        raise ValueError("degenerate landmarks: the eyes coincide")
+    return origin, head_rotation(lm).astype(np.float64), iod
+
+
+def _falloff(c: np.ndarray, moving: dict[int, np.ndarray], pinned: tuple[int, ...], sigma: float):
+    """Displacement field: anchors move exactly; every other point follows its nearest anchor,
+    fading with distance, so pinned anchors (zero motion) stop the field from leaking. Rigid
+    points are always pinned: head pose is fitted on them, so expressions must not move them."""
+    anchors = list(moving) + [p for p in pinned + ids.RIGID if p not in moving]
+    disp = np.zeros((len(anchors), 3))
+    disp[: len(moving)] = np.array(list(moving.values()))
+    dist = cdist(c[:, :2], c[anchors, :2])
+    nearest = dist.argmin(axis=1)
+    weight = np.exp(-(dist[np.arange(len(c)), nearest] ** 2) / (2 * sigma**2))
+    field = disp[nearest] * weight[:, None]
+    field[anchors] = disp
+    return field
+
+
+def _pairs(upper: tuple[int, ...], lower: tuple[int, ...], c: np.ndarray, gain: float) -> dict:
+    """Moves each point of `upper` by `gain` times its offset to the matching `lower` point."""
+    return {u: gain * (c[lo] - c[u]) for u, lo in zip(upper, lower, strict=True)}
+
+
+def _lips(c: np.ndarray) -> tuple[list[int], list[int], np.ndarray]:
+    upper = sorted(set(ids.UPPER_LIP_OUTER + ids.UPPER_LIP_INNER) - {61, 291, 78, 308})
+    lower = sorted(set(ids.LOWER_LIP_OUTER + ids.LOWER_LIP_INNER) - {61, 291, 78, 308})
+    centre = c[[ids.MOUTH_CORNER_LEFT, ids.MOUTH_CORNER_RIGHT]].mean(axis=0)
+    return upper, lower, centre
+
+
+def _jaw_field(c: np.ndarray) -> np.ndarray:
+    """Linearised rotation of the lower face about the jaw hinge, weighted by how far below
+    the mouth corners a point lies (lower lip fully, upper lip not at all)."""
+    upper, lower, centre = _lips(c)
+    weight = np.clip((c[:, 1] - centre[1]) / 0.3 + 0.35, 0.0, 1.0)
+    weight[upper] = 0.0
+    weight[lower] = 1.0
+    weight[[61, 291, 78, 308]] = 0.5
+    weight[ids.NUM_MESH :] = 0.0
+    weight[list(ids.RIGID)] = 0.0
+    arm = c - JAW_HINGE
+    rot = np.stack([np.zeros(len(c)), -arm[:, 2], arm[:, 1]], axis=1) * JAW_MAX_ANGLE
+    return rot * weight[:, None]
+
+
+def _corner(c: np.ndarray, side: str, dx: float, dy: float) -> np.ndarray:
+    """Moves one mouth corner outward by dx and by dy, with its lips and cheek following."""
+    outer, inner, other = (291, 308, 61) if side == "l" else (61, 78, 291)
+    sign = 1.0 if side == "l" else -1.0
+    d = np.array([sign * dx, dy, 0.0])
+    pinned = (other, ids.NOSE_TIP, ids.CHIN, ids.UPPER_LIP_TOP, ids.LOWER_LIP_BOTTOM)
+    return _falloff(c, {outer: d, inner: d}, pinned, sigma=0.3)
+
+
+def _blink(c: np.ndarray, upper: tuple, lower: tuple, iris: tuple, brow: tuple) -> np.ndarray:
+    """Upper lid onto the lower lid; the iris squeezed down with it so nothing folds."""
+    moving = _pairs(upper[1:-1], lower[1:-1], c, 0.95)
+    lid_y = np.interp(
+        c[list(iris), 0],
+        c[list(lower), 0][np.argsort(c[list(lower), 0])],
+        c[list(lower), 1][np.argsort(c[list(lower), 0])],
+    )
+    for i, y in zip(iris, lid_y, strict=True):
+        moving[i] = np.array([0.0, 0.9 * (y - c[i, 1]), 0.0])
+    pinned = tuple(lower) + (upper[0], upper[-1]) + tuple(brow)
+    return _falloff(c, moving, pinned, sigma=0.12)
+
+
+def _iris_sets(c: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(right-eye iris, left-eye iris), checked geometrically rather than trusted by index."""
+    a, b = ids.RIGHT_IRIS, ids.LEFT_IRIS
+    return (a, b) if c[a[0], 0] < c[b[0], 0] else (b, a)
+
+
+def build_basis(c: np.ndarray) -> np.ndarray:
+    """(len(EXPRESSIONS) + len(GAZE), 478, 3) displacement fields in canonical units."""
+    upper, lower, centre = _lips(c)
+    lips = upper + lower + [61, 291, 78, 308]
+    pinned_mouth = (ids.NOSE_TIP, ids.CHIN, 234, 454)
+    iris_r, iris_l = _iris_sets(c)
+    fields: dict[str, np.ndarray] = {}
+    fields["jaw_open"] = _jaw_field(c)
+    close = _pairs(ids.UPPER_LIP_INNER[1:-1], ids.LOWER_LIP_INNER[1:-1], c, 0.5)
+    close |= _pairs(ids.LOWER_LIP_INNER[1:-1], ids.UPPER_LIP_INNER[1:-1], c, 0.5)
+    fields["lip_close"] = _falloff(c, close, pinned_mouth, sigma=0.1)
+    press = _pairs(ids.UPPER_LIP_OUTER[1:-1], ids.UPPER_LIP_INNER[1:-1], c, 0.4)
+    press |= _pairs(ids.LOWER_LIP_OUTER[1:-1], ids.LOWER_LIP_INNER[1:-1], c, 0.4)
+    fields["lip_press"] = _falloff(c, press, pinned_mouth + tuple(ids.LIPS_INNER), sigma=0.1)
+    inward = {i: np.array([-0.15 * (c[i, 0] - centre[0]), 0.0, -0.1]) for i in lips}
+    funnel = dict(inward)
+    for u in ids.UPPER_LIP_INNER[2:-2]:
+        funnel[u] = funnel[u] + np.array([0.0, -0.04, 0.0])
+    for lo in ids.LOWER_LIP_INNER[2:-2]:
+        funnel[lo] = funnel[lo] + np.array([0.0, 0.07, 0.0])
+    fields["lip_funnel"] = _falloff(c, funnel, pinned_mouth, sigma=0.15)
+    pucker = {i: 1.6 * v + np.array([0.0, 0.0, -0.05]) for i, v in inward.items()}
+    fields["lip_pucker"] = _falloff(c, pucker, pinned_mouth, sigma=0.15)
+    fields["smile_l"] = _corner(c, "l", 0.12, -0.1)
+    fields["smile_r"] = _corner(c, "r", 0.12, -0.1)
+    fields["stretch_l"] = _corner(c, "l", 0.12, 0.05)
+    fields["stretch_r"] = _corner(c, "r", 0.12, 0.05)
+    up = {i: np.array([0.0, -0.07, 0.0]) for i in ids.UPPER_LIP_OUTER[2:-2]}
+    fields["upper_lip_up"] = _falloff(c, up, pinned_mouth + tuple(ids.LOWER_LIP_OUTER), 0.1)
+    down = {i: np.array([0.0, 0.08, 0.0]) for i in ids.LOWER_LIP_OUTER[2:-2]}
+    fields["lower_lip_down"] = _falloff(c, down, pinned_mouth + tuple(ids.UPPER_LIP_OUTER), 0.1)
+    fields["blink_l"] = _blink(c, ids.LEFT_EYE_UPPER, ids.LEFT_EYE_LOWER, iris_l, ids.LEFT_BROW)
+    fields["blink_r"] = _blink(c, ids.RIGHT_EYE_UPPER, ids.RIGHT_EYE_LOWER, iris_r, ids.RIGHT_BROW)
+    eyes = ids.LEFT_EYE_UPPER + ids.LEFT_EYE_LOWER + ids.RIGHT_EYE_UPPER + ids.RIGHT_EYE_LOWER
+    brow_pins = tuple(eyes) + (ids.NOSE_TIP,)
+    inner_up = {i: np.array([0.0, -0.12, 0.0]) for i in ids.LEFT_BROW_INNER + ids.RIGHT_BROW_INNER}
+    fields["brow_inner_up"] = _falloff(c, inner_up, brow_pins, sigma=0.2)
+    for side, outer in (("l", ids.LEFT_BROW_OUTER), ("r", ids.RIGHT_BROW_OUTER)):
+        moving = {i: np.array([0.0, -0.12, 0.0]) for i in outer}
+        fields[f"brow_outer_up_{side}"] = _falloff(c, moving, brow_pins, sigma=0.2)
+    brow_down = {i: np.array([0.0, 0.08, 0.0]) for i in ids.LEFT_BROW + ids.RIGHT_BROW}
+    for i in ids.LEFT_BROW_INNER + ids.RIGHT_BROW_INNER:
+        brow_down[i] = brow_down[i] + np.array([0.03 * -np.sign(c[i, 0]), 0.0, 0.0])
+    fields["brow_down"] = _falloff(c, brow_down, brow_pins, sigma=0.2)
+    eye_half_width = 0.25 * (
+        abs(c[ids.LEFT_EYE_OUTER, 0] - c[ids.LEFT_EYE_INNER, 0])
+        + abs(c[ids.RIGHT_EYE_OUTER, 0] - c[ids.RIGHT_EYE_INNER, 0])
+    )
+    for name, axis, gain in (("gaze_x", 0, 0.45), ("gaze_y", 1, 0.25)):
+        field = np.zeros_like(c)
+        field[list(iris_r + iris_l), axis] = gain * eye_half_width
+        fields[name] = field
+    return np.stack([fields[n] for n in EXPRESSIONS + GAZE]).astype(np.float32)
+
+
+class FaceRig:
+    """Maps motion residuals to landmarks of one reference face, and landmarks back to residuals."""
+
+    def __init__(self, reference_landmarks: np.ndarray):
+        self.reference = np.asarray(reference_landmarks, dtype=np.float32)
+        if self.reference.shape != (ids.NUM_LANDMARKS, 3):
+            raise ValueError(
+                f"expected ({ids.NUM_LANDMARKS}, 3) landmarks, got {self.reference.shape}"
+            )
+        self.origin, self.rotation, self.iod = head_frame(self.reference)
+        self.canonical = self.to_canonical(self.reference)
+        self.basis = build_basis(self.canonical)
+
+    def to_canonical(self, landmarks: np.ndarray) -> np.ndarray:
+        return ((landmarks - self.origin) @ self.rotation) / self.iod
+
+    def from_canonical(self, points: np.ndarray) -> np.ndarray:
+        return points * self.iod @ self.rotation.T + self.origin
+
+    def landmarks(self, residuals: np.ndarray) -> np.ndarray:
+        """(D,) -> (478, 3) or (T, D) -> (T, 478, 3) target landmarks in image pixels."""
+        r = np.asarray(residuals, dtype=np.float64)
+        single = r.ndim == 1
+        r = np.atleast_2d(r)
+        shaped = self.canonical + np.einsum("tk,kpc->tpc", r[:, _SHAPE], self.basis)
+        rot = euler_to_matrix(r[:, _ROT[0]], r[:, _ROT[1]], r[:, _ROT[2]])
+        posed = np.einsum("tij,tpj->tpi", rot, shaped - PIVOT) + PIVOT
+        posed = posed * (1.0 + r[:, _SCALE])[:, None, None]
+        posed[..., 0] += r[:, _TX, None]
+        posed[..., 1] += r[:, _TY, None]
+        out = self.from_canonical(posed).astype(np.float32)
+        return out[0] if single else out
+
+    def fit(self, landmarks: np.ndarray) -> np.ndarray:
+        """Residual (D,) whose landmarks best match `landmarks` (same image frame as the reference).
+
+        Head pose by a similarity (Umeyama) fit on rigid points, then expression and gaze by
+        least squares within the layout's ranges.
+        """
+        q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
+        rigid = list(ids.RIGID)
+        a = self.canonical[rigid] - PIVOT
+        b = q[rigid]
+        a_mean, b_mean = a.mean(0), b.mean(0)
+        cov = (b - b_mean).T @ (a - a_mean) / len(rigid)
+        u, s, vt = np.linalg.svd(cov)
+        fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+        rot = u @ fix @ vt
+        scale = float(np.trace(np.diag(s) @ fix) / ((a - a_mean) ** 2).sum(1).mean())
+        shift = b_mean - scale * rot @ a_mean - scale * PIVOT
+        out = np.zeros(MOTION_LAYOUT.dim)
+        out[_ROT] = matrix_to_euler(rot)
+        out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
+        unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
+        delta = (unposed - self.canonical)[:, :2].reshape(-1)
+        design = self.basis[:, :, :2].reshape(len(self.basis), -1).T
+        low, high = MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE]
+        out[_SHAPE] = lsq_linear(design, delta, bounds=(low, high)).x
+        return out.astype(np.float32)

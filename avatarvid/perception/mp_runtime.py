@@ -1,0 +1,47 @@
+"""Quiet, lazy access to mediapipe's legacy `solutions` graphs.
+
+mediapipe takes ~1 s to import, so it is imported on first use; its C++ side logs straight to
+file descriptor 2 (XNNPACK delegate, W0000 feedback-manager lines), which Python's
+`sys.stderr` cannot catch, so graph construction and first runs go through silenced_stderr().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+import numpy as np
+
+
+def mediapipe_solutions() -> ModuleType:
+    """Import mediapipe with its C++ logging turned down and return `mediapipe.solutions`."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import mediapipe as mp
+
+    return mp.solutions
+
+
+@contextlib.contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """Point fd 2 at /dev/null for the duration, then restore it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def check_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Mediapipe needs a C-contiguous HxWx3 uint8 array; anything else is a caller bug."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {rgb.dtype} {rgb.shape}")
+    return np.ascontiguousarray(rgb)

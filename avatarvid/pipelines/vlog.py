@@ -1,0 +1,140 @@
+"""`vlog`: one photo + speech audio -> an mp4 of that person speaking it.
+
+media -> perception -> motion -> render -> media, frames streamed to the encoder as they are
+made, so memory stays flat however long the audio is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from avatarvid.config import VlogConfig
+from avatarvid.errors import InputError, NoFaceError
+from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.media.features import num_video_frames
+from avatarvid.media.image import load_image
+from avatarvid.media.video import VideoWriter
+from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
+from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import Motion
+from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
+from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.render.warp import FaceWarper
+from avatarvid.timing import StageTimer
+
+log = logging.getLogger(__name__)
+MUX_RATE = 48000
+
+
+@dataclass
+class VlogRequest:
+    image: Path
+    audio: Path
+    output: Path
+    config: VlogConfig
+    face_index: int | None = None
+    motion_in: Path | None = None
+    motion_out: Path | None = None
+
+
+@dataclass
+class VlogResult:
+    output: Path
+    num_frames: int
+    fps: float
+    audio_seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def check_paths(req: VlogRequest) -> None:
+    """Fail on missing inputs or output folders before any slow work starts."""
+    for label, path in (("image", req.image), ("audio", req.audio), ("motion", req.motion_in)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{label} file {path} does not exist")
+    for path in (req.output, req.motion_out):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise InputError(f"output directory {Path(path).resolve().parent} does not exist")
+    if Path(req.output).suffix.lower() != ".mp4":
+        raise InputError(f"output {req.output} must end in .mp4")
+
+
+def prepare_reference(image: np.ndarray, config: VlogConfig, face_index: int | None):
+    """(framed photo, its landmarks): framing per `config.crop`, landmarks re-detected at the
+    working resolution (more precise than scaled ones), falling back to the scaled ones."""
+    face = detect_reference_face(image, face_index=face_index)
+    framed, affine = frame_reference(image, face, config.crop, config.size)
+    mapped = apply_affine(face.landmarks, affine)
+    with FaceMeshTracker(static_image_mode=True, max_faces=5) as tracker:
+        candidates = tracker.detect(framed)
+    centre = mapped[:, :2].mean(axis=0)
+    best: Face | None = min(
+        candidates,
+        key=lambda f: np.linalg.norm(f.landmarks[:, :2].mean(0) - centre),
+        default=None,
+    )
+    scale = np.linalg.norm(mapped[33, :2] - mapped[263, :2])
+    if best is not None and np.linalg.norm(best.landmarks[:, :2].mean(0) - centre) < 0.3 * scale:
+        return framed, best.landmarks
+    return framed, mapped.astype(np.float32)
+
+
+def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
+    """Motion from a user's file (resampled to this video) or from the procedural baseline."""
+    cfg = req.config
+    n = num_video_frames(len(audio), ANALYSIS_RATE, cfg.fps)
+    if req.motion_in is not None:
+        return Motion.load(req.motion_in).resampled(cfg.fps, n).clipped()
+    style = ProceduralStyle(**cfg.motion.model_dump())
+    return procedural_motion(audio, ANALYSIS_RATE, cfg.fps, seed=cfg.seed, style=style)
+
+
+def render_vlog(req: VlogRequest, progress: bool = True) -> VlogResult:
+    """Renders `req` to `req.output` (atomically: a partial file never takes its name)."""
+    check_paths(req)
+    cfg = req.config
+    timer = StageTimer()
+    with timer.stage("perception"):
+        image = load_image(req.image)
+        try:
+            framed, landmarks = prepare_reference(image, cfg, req.face_index)
+        except NoFaceError as e:
+            raise NoFaceError(f"{req.image}: {e}") from None
+    with timer.stage("audio"):
+        speech = load_audio(req.audio, ANALYSIS_RATE)
+        mux_audio = load_audio(req.audio, MUX_RATE)
+    with timer.stage("motion"):
+        motion = make_motion(req, speech)
+        if req.motion_out is not None:
+            motion.save(req.motion_out)
+        rig = FaceRig(landmarks)
+    with timer.stage("render"):
+        warper = FaceWarper(framed, landmarks)
+    height, width = framed.shape[:2]
+    writer = VideoWriter(
+        req.output,
+        cfg.fps,
+        width,
+        height,
+        audio=mux_audio,
+        audio_rate=MUX_RATE,
+        crf=cfg.crf,
+        preset=cfg.x264_preset,
+    )
+    with writer:
+        for values in tqdm(
+            motion.values, desc="rendering", unit="frame", disable=not progress, leave=False
+        ):
+            with timer.stage("render"):
+                frame = warper.render(rig.landmarks(values))
+            with timer.stage("encode"):
+                writer.write(frame)
+        with timer.stage("encode"):
+            writer.close()
+    return VlogResult(
+        Path(req.output), motion.num_frames, cfg.fps, len(speech) / ANALYSIS_RATE, timer.as_dict()
+    )

@@ -1,0 +1,61 @@
+"""Shared fixtures: the bundled real photo and speech, cut small so tests stay fast."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    return EXAMPLES / "astronaut.png"
+
+
+@pytest.fixture(scope="session")
+def speech_path() -> Path:
+    return EXAMPLES / "speech.wav"
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb(astronaut_path) -> np.ndarray:
+    from avatarvid.media.image import load_image
+
+    return load_image(astronaut_path)
+
+
+@pytest.fixture(scope="session")
+def astronaut_landmarks(astronaut_rgb) -> np.ndarray:
+    from avatarvid.perception.face_mesh import detect_reference_face
+
+    return detect_reference_face(astronaut_rgb).landmarks
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """16-bit mono wav (stdlib only, so fixtures don't depend on the code under test)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+        return data, w.getframerate()
+
+
+@pytest.fixture(scope="session")
+def short_speech(tmp_path_factory, speech_path) -> Path:
+    """The first 2.5 s of the bundled speech (speech starts right away)."""
+    samples, rate = read_wav(speech_path)
+    return write_wav(
+        tmp_path_factory.mktemp("audio") / "short.wav", samples[: int(2.5 * rate)], rate
+    )
