@@ -1,0 +1,1 @@
+"""Training loops (accelerate) and datasets; one module per trainable model."""
