@@ -68,10 +68,22 @@ class EyelidRig:
             above = np.interp(u, *up) - v
             weight = 1.0 - above / (_SKIN_REACH * frame.width)
             near = (above > 0) & (weight > 0) & (u > -0.2) & (u < 1.2)
-            self._eyes.append(_Eye(
-                upper, lower, (outer, inner), frame.width, up, iris, iris_u,
-                (iris_v - top) / np.maximum(gap, _MIN_GAP), candidates[near], u[near], v[near], weight[near],
-            ))
+            self._eyes.append(
+                _Eye(
+                    upper,
+                    lower,
+                    (outer, inner),
+                    frame.width,
+                    up,
+                    iris,
+                    iris_u,
+                    (iris_v - top) / np.maximum(gap, _MIN_GAP),
+                    candidates[near],
+                    u[near],
+                    v[near],
+                    weight[near],
+                )
+            )
 
     def adjust(self, target: np.ndarray) -> np.ndarray:
         """(478, 2) target with lid skin following lowered lids and irises kept inside."""
@@ -91,6 +103,10 @@ class EyelidRig:
             u, v = frame.local(out[eye.iris])
             u = np.clip(u, eye.iris_u - _GAZE_SLACK, eye.iris_u + _GAZE_SLACK)
             top, gap = _between(up, lo, u)
-            s = np.clip((v - top) / np.maximum(gap, _MIN_GAP), eye.iris_s - _IRIS_SLACK, eye.iris_s + _IRIS_SLACK)
+            s = np.clip(
+                (v - top) / np.maximum(gap, _MIN_GAP),
+                eye.iris_s - _IRIS_SLACK,
+                eye.iris_s + _IRIS_SLACK,
+            )
             out[eye.iris] = frame.image(u, top + s * gap)
         return out

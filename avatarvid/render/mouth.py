@@ -43,8 +43,9 @@ class MouthPainter:
     def __init__(self, image: np.ndarray, landmarks: np.ndarray):
         ref = np.asarray(landmarks, dtype=np.float64)[:, :2]
         self._image = image
-        self._frame = Frame.from_corners(ref[_INNER_CORNERS[0]], ref[_INNER_CORNERS[1]],
-                                         ref[ids.CHIN] - ref[ids.FOREHEAD_TOP])
+        self._frame = Frame.from_corners(
+            ref[_INNER_CORNERS[0]], ref[_INNER_CORNERS[1]], ref[ids.CHIN] - ref[ids.FOREHEAD_TOP]
+        )
         self._up = self._frame.curve(ref[list(ids.UPPER_LIP_INNER)])
         self._lo = self._frame.curve(ref[list(ids.LOWER_LIP_INNER)])
         lip, interior = self._sample(image, ref)
@@ -71,8 +72,15 @@ class MouthPainter:
         top = np.interp(u, *self._up)
         gap = np.interp(u, *self._lo) - top
         pts = self._frame.image(u[None, :], top[None, :] + s[:, None] * gap[None, :])
-        rows = cv2.remap(self._image, pts[..., 0].astype(np.float32),
-                         pts[..., 1].astype(np.float32), cv2.INTER_LINEAR) @ _LUMA
+        rows = (
+            cv2.remap(
+                self._image,
+                pts[..., 0].astype(np.float32),
+                pts[..., 1].astype(np.float32),
+                cv2.INTER_LINEAR,
+            )
+            @ _LUMA
+        )
         profile = rows.mean(axis=1)
         middle = slice(4, 14)
         dip = int(np.argmin(profile[middle])) + middle.start
@@ -84,9 +92,13 @@ class MouthPainter:
         `scale` is the head's size in the target relative to the reference.
         """
         tgt = np.asarray(target, dtype=np.float64)
-        frame = Frame.from_corners(tgt[_INNER_CORNERS[0]], tgt[_INNER_CORNERS[1]],
-                                   tgt[ids.CHIN] - tgt[ids.FOREHEAD_TOP])
-        up, lo = frame.curve(tgt[list(ids.UPPER_LIP_INNER)]), frame.curve(tgt[list(ids.LOWER_LIP_INNER)])
+        frame = Frame.from_corners(
+            tgt[_INNER_CORNERS[0]], tgt[_INNER_CORNERS[1]], tgt[ids.CHIN] - tgt[ids.FOREHEAD_TOP]
+        )
+        up, lo = (
+            frame.curve(tgt[list(ids.UPPER_LIP_INNER)]),
+            frame.curve(tgt[list(ids.LOWER_LIP_INNER)]),
+        )
         probe = np.linspace(0.2, 0.8, 13)
         excess = np.max(self._gap(probe, up, lo) - scale * self._gap(probe, self._up, self._lo))
         strength = float(np.clip(excess / (_FULL_OPEN * frame.width), 0.0, 1.0))
@@ -94,9 +106,11 @@ class MouthPainter:
             return
 
         poly = tgt[list(ids.LIPS_INNER)]
+        sigma = max(0.5, 0.012 * frame.width)  # feathering of the painted area
+        pad = int(np.ceil(3 * sigma)) + 2
         h, w = out.shape[:2]
-        x0, y0 = np.maximum(np.floor(poly.min(axis=0)) - 3, 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(poly.max(axis=0)) + 4, [w, h]).astype(int)
+        x0, y0 = np.maximum(np.floor(poly.min(axis=0)) - pad, 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(poly.max(axis=0)) + pad + 1, [w, h]).astype(int)
         if x1 <= x0 or y1 <= y0:
             return
         yy, xx = np.mgrid[y0:y1, x0:x1]
@@ -104,7 +118,6 @@ class MouthPainter:
         colour = self._interior(u, v, up, lo, scale, frame.width)
 
         mask = _polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0])
-        sigma = max(0.5, 0.012 * frame.width)
         mask = cv2.GaussianBlur(mask, (0, 0), sigma)[..., None] * strength
         roi = out[y0:y1, x0:x1].astype(np.float32)
         out[y0:y1, x0:x1] = np.clip(roi + mask * (colour - roi) + 0.5, 0, 255).astype(np.uint8)
@@ -163,5 +176,6 @@ class MouthPainter:
 
     def _sample_ref(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         pts = self._frame.image(u, v).astype(np.float32)
-        return cv2.remap(self._image, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        return cv2.remap(
+            self._image, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ).astype(np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 # Degenerate (zero-area) target triangles cover no pixel centre that a neighbour does not.
 _MIN_DET = 1e-6
 _EDGE_EPS = 1e-6
+_CHUNK_PIXELS = 1 << 21
 
 
 def _spans(dst: np.ndarray, height: int) -> tuple[np.ndarray, ...]:
@@ -72,6 +73,8 @@ class TriangleWarpMap:
         e1, e2 = dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
         keep = np.flatnonzero(np.abs(det) > _MIN_DET)
+        if len(keep) == 0:
+            return None
         # Draw order: triangles facing away (flipped by a fold) first, then far to near, so
         # the nearest front-facing surface ends up on top.
         key = (np.sign(det[keep]) == self._orientation[moving][keep]).astype(np.float64)
@@ -101,17 +104,28 @@ class TriangleWarpMap:
         # Source position at the left end of each span, then one Jacobian column per pixel.
         rel_x, rel_y = left - dst[tri, 0, 0], y - dst[tri, 0, 1]
         j = jac[tri]
-        sx0 = src[tri, 0, 0] + j[:, 0, 0] * rel_x + j[:, 0, 1] * rel_y
-        sy0 = src[tri, 0, 1] + j[:, 1, 0] * rel_x + j[:, 1, 1] * rel_y
-        step = np.arange(count.sum(), dtype=np.int32)
-        step -= np.repeat((np.cumsum(count) - count).astype(np.int32), count)
-        flat = np.repeat(((y - by0) * roi_w + left - bx0).astype(np.int32), count) + step
-        step_f = step.astype(np.float32)
-
-        def along(start: np.ndarray, slope: np.ndarray) -> np.ndarray:
-            return np.repeat(start.astype(np.float32), count) + np.repeat(
-                slope.astype(np.float32), count) * step_f
-
-        map_x.ravel()[flat] = along(sx0, j[:, 0, 0])
-        map_y.ravel()[flat] = along(sy0, j[:, 1, 0])
+        spans = (
+            ((y - by0) * roi_w + left - bx0).astype(np.int32),
+            count,
+            (src[tri, 0, 0] + j[:, 0, 0] * rel_x + j[:, 0, 1] * rel_y).astype(np.float32),
+            (src[tri, 0, 1] + j[:, 1, 0] * rel_x + j[:, 1, 1] * rel_y).astype(np.float32),
+            j[:, 0, 0].astype(np.float32),
+            j[:, 1, 0].astype(np.float32),
+        )
+        # Wildly folded targets can cover the image many times over: bound the memory.
+        chunk = np.cumsum(count) // _CHUNK_PIXELS
+        for c in range(int(chunk[-1]) + 1 if len(chunk) else 0):
+            part = slice(*np.searchsorted(chunk, [c, c + 1]))
+            _fill(map_x.ravel(), map_y.ravel(), *(a[part] for a in spans))
         return roi, map_x, map_y
+
+
+def _fill(map_x, map_y, start, count, sx0, sy0, dx, dy) -> None:
+    """Writes spans in order (later spans overwrite earlier ones): pixel k of a span starting
+    at flat index `start` gets (sx0 + k dx, sy0 + k dy)."""
+    step = np.arange(count.sum(), dtype=np.int32)
+    step -= np.repeat((np.cumsum(count) - count).astype(np.int32), count)
+    flat = np.repeat(start, count) + step
+    step_f = step.astype(np.float32)
+    map_x[flat] = np.repeat(sx0, count) + np.repeat(dx, count) * step_f
+    map_y[flat] = np.repeat(sy0, count) + np.repeat(dy, count) * step_f

@@ -21,15 +21,16 @@ from avatarvid.render.raster import TriangleWarpMap
 
 # Ring radii as multiples of the face oval's distance from the face centre, at the top of
 # the head / at the sides / under the chin. The top reaches over the hair.
-_SKIN_RING = (1.06, 1.1, 1.08)  # just outside the oval: skin at the face's edge moves with it
+_SKIN_RING = (1.06, 1.1, 1.05)  # just outside the oval: skin at the face's edge moves with it
 _HEAD_RING = (1.8, 1.5, 1.25)
-_NECK_RING = (0.0, 1.75, 1.75)
+_NECK_RING = (1.75, 1.75, 1.75)  # only below the jaw
 _OUTER_RING = (2.5, 2.2, 2.3)
-# How much a head-ring point under the jaw follows the jaw's own (non-rigid) motion.
 # Head-ring depth between its oval point's (0) and the outline's (1): less shear of the hair
 # between hairline and crown when the head turns.
 _OUTLINE_DEPTH = 0.7
-_JAW_FOLLOW = 0.6
+# How much a head-ring point under the chin follows the jaw's own (non-rigid) motion: most
+# of it, so an opening jaw moves the throat's texture rather than squeezing it into a line.
+_JAW_FOLLOW = 0.9
 _NECK_RIGID = 0.5
 _NECK_BELOW = -0.5  # neck points only where the oval points this far downwards (cosine)
 _BORDER_STEPS = 8
@@ -111,36 +112,51 @@ def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
 
     jaw = _JAW_FOLLOW * np.maximum(-cos_up, 0)
     add(centre + d * _ring_scale(cos_up, _SKIN_RING)[:, None], oval_z, oval_idx, 1.0, 1.0)
-    add(centre + d * _ring_scale(cos_up, _HEAD_RING)[:, None],
-        oval_z + _OUTLINE_DEPTH * (outline_z - oval_z), oval_idx, 1.0, jaw)
+    add(
+        centre + d * _ring_scale(cos_up, _HEAD_RING)[:, None],
+        oval_z + _OUTLINE_DEPTH * (outline_z - oval_z),
+        oval_idx,
+        1.0,
+        jaw,
+    )
     neck = cos_up < _NECK_BELOW
-    add(centre + d[neck] * _ring_scale(cos_up[neck], _NECK_RING)[:, None], outline_z,
-        oval_idx[neck], _NECK_RIGID, 0.5 * jaw[neck])
+    add(
+        centre + d[neck] * _ring_scale(cos_up[neck], _NECK_RING)[:, None],
+        outline_z,
+        oval_idx[neck],
+        _NECK_RIGID,
+        0.5 * jaw[neck],
+    )
     add(centre + d * _ring_scale(cos_up, _OUTER_RING)[:, None], 0.0, oval_idx, 0.0, 0.0)
     t = np.linspace(0, 1, _BORDER_STEPS + 1)[:-1]
-    border = np.concatenate([
-        np.stack([t * (w - 1), np.zeros_like(t)], 1),
-        np.stack([np.full_like(t, w - 1), t * (h - 1)], 1),
-        np.stack([(1 - t) * (w - 1), np.full_like(t, h - 1)], 1),
-        np.stack([np.zeros_like(t), (1 - t) * (h - 1)], 1),
-    ])
+    border = np.concatenate(
+        [
+            np.stack([t * (w - 1), np.zeros_like(t)], 1),
+            np.stack([np.full_like(t, w - 1), t * (h - 1)], 1),
+            np.stack([(1 - t) * (w - 1), np.full_like(t, h - 1)], 1),
+            np.stack([np.zeros_like(t), (1 - t) * (h - 1)], 1),
+        ]
+    )
     add(border, 0.0, np.zeros(len(border), dtype=int), 0.0, 0.0)
 
     points = np.concatenate(pts)
     inner = len(points) - len(border)
     points[:inner] = _clip(points[:inner], shape)
-    # Drop extra points crowding the mesh or each other (border corners always stay).
-    kept: list[int] = []
-    taken = lm[:, :2].copy()
-    order = list(range(inner, len(points))) + list(range(inner))
-    for i in order:
+    # Drop ring points crowding the mesh or each other; the border always stays.
+    kept = list(range(inner, len(points)))
+    taken = np.vstack([lm, points[inner:]])
+    for i in range(inner):
         if np.min(np.linalg.norm(taken - points[i], axis=1)) >= _MIN_SPACING:
             kept.append(i)
             taken = np.vstack([taken, points[i]])
     kept.sort()
     z = np.concatenate(depth)[kept, None]
-    return _Extras(np.hstack([points[kept], z]), np.concatenate(anchor)[kept],
-                   np.concatenate(rigid)[kept], np.concatenate(local)[kept])
+    return _Extras(
+        np.hstack([points[kept], z]),
+        np.concatenate(anchor)[kept],
+        np.concatenate(rigid)[kept],
+        np.concatenate(local)[kept],
+    )
 
 
 def _clip(p: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -150,7 +166,11 @@ def _clip(p: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 class FaceWarper:
-    """Renders the reference photo with its face moved onto target landmarks."""
+    """Renders the reference photo with its face moved onto target landmarks.
+
+    Everything that does not depend on the target (triangulation, rings, lip and lid
+    geometry, colours) is computed once here; `render` costs a few ms per frame.
+    """
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray):
         image = np.asarray(image)
@@ -190,7 +210,8 @@ class FaceWarper:
         return np.vstack([mesh, pts]), depth, head.scale
 
     def render_map(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Full-size float32 backward maps (map_x, map_y) for cv2.remap of the reference."""
+        """Full-size float32 backward maps (map_x, map_y) for cv2.remap of the reference: the
+        warp alone, without the mouth interior `render` paints over it."""
         h, w = self.shape
         map_y, map_x = np.mgrid[0:h, 0:w].astype(np.float32)
         points, depth, _ = self.control_points(target)
@@ -207,7 +228,8 @@ class FaceWarper:
         found = self._map(points, depth)
         if found is not None:
             roi, mx, my = found
-            out[roi] = cv2.remap(self.image, mx, my, cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+            out[roi] = cv2.remap(
+                self.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
         self._mouth.paint(out, points[: ids.NUM_LANDMARKS], scale)
         return out
