@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from avatarvid.errors import InputError
-from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.media.audio import ANALYSIS_RATE, iter_audio, load_audio
 from avatarvid.media.image import MIN_SIDE, WORK_MAX_SIDE, load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
 
@@ -290,6 +290,19 @@ def test_audio_longer_than_video_is_kept_whole(tmp_path: Path) -> None:
 
     assert info.num_frames == 10
     assert info.audio_duration is not None and abs(info.audio_duration - 0.6) < 0.01
+
+
+def test_streamed_audio_chunks_mux_like_the_whole_array(tmp_path: Path) -> None:
+    """A decoder can feed the writer chunk by chunk (memory flat in length), same result."""
+    source = write_audio(tmp_path / "tone.wav", "pcm_s16le", 48000, sine(48000, 2.0))
+    chunks = list(iter_audio(source, 48000))
+    assert len(chunks) > 2 and np.array_equal(np.concatenate(chunks), load_audio(source, 48000))
+    frames = moving_frames(50, 32, 32)
+    streamed = write_video(tmp_path / "s.mp4", frames, 25, audio=iter_audio(source, 48000))
+    whole = write_video(tmp_path / "w.mp4", frames, 25, audio=load_audio(source, 48000))
+
+    assert abs(probe(streamed).audio_duration - 2.0) < 0.01
+    np.testing.assert_allclose(load_audio(streamed), load_audio(whole), atol=1e-6)
 
 
 def test_failure_while_finishing_leaves_target_untouched(

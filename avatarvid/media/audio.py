@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import av
@@ -18,35 +20,40 @@ def load_audio(path: str | Path, sample_rate: int = ANALYSIS_RATE) -> np.ndarray
     Channels are averaged (not FFmpeg's -3 dB pan law) so a stereo file and its mono mixdown
     give the same loudness to the features computed from it.
     """
+    samples = np.concatenate([np.zeros(0, np.float32), *iter_audio(path, sample_rate)])
+    if samples.size == 0:
+        raise InputError(f"audio {path} contains no samples; pass a non-empty recording")
+    return samples
+
+
+def iter_audio(path: str | Path, sample_rate: int = ANALYSIS_RATE) -> Iterator[np.ndarray]:
+    """`load_audio` in decoded chunks, so a long recording can be muxed without holding it."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     path = Path(path)
     if not path.is_file():
         raise InputError(f"audio {path} not found; check the path")
-    chunks: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             stream = container.streams.best("audio")
             if stream is None:
                 raise InputError(f"{path} has no audio stream; pass a file that contains speech")
+            remaining = _declared_length(container, stream, sample_rate)
             resampler = av.AudioResampler(
                 format="flt",
                 layout="mono",
                 rate=sample_rate,
                 options={"rematrix_maxval": "1.0"},
             )
-            for frame in container.decode(stream):
-                chunks.extend(out.to_ndarray()[0] for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray()[0] for out in resampler.resample(None))
-            declared = _declared_length(container, stream, sample_rate)
+            for frame in chain(container.decode(stream), [None]):  # None flushes
+                for out in resampler.resample(frame):
+                    chunk = np.clip(out.to_ndarray()[0], -1.0, 1.0)
+                    if remaining is not None:
+                        chunk, remaining = chunk[:remaining], remaining - len(chunk[:remaining])
+                    if len(chunk):
+                        yield chunk
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode audio {path} ({exc}); convert it to WAV or MP3") from exc
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    if declared is not None:
-        samples = samples[:declared]
-    if samples.size == 0:
-        raise InputError(f"audio {path} contains no samples; pass a non-empty recording")
-    return np.clip(samples, -1.0, 1.0, out=samples)
 
 
 def _declared_length(

@@ -6,9 +6,10 @@ import contextlib
 import math
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 
@@ -61,10 +62,11 @@ class VideoWriter:
         fps: float,
         width: int,
         height: int,
-        audio: np.ndarray | None = None,
+        audio: np.ndarray | Iterable[np.ndarray] | None = None,
         audio_rate: int = 48000,
         crf: int = 20,
         preset: str = "veryfast",
+        threads: int = 0,
     ) -> None:
         self.path = Path(path)
         _check_output_path(self.path)
@@ -78,13 +80,15 @@ class VideoWriter:
             raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         if audio_rate <= 0:
             raise ValueError(f"audio_rate must be positive, got {audio_rate}")
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0 (0 = one per core), got {threads}")
         self.width = width
         self.height = height
         self.fps = fps
         self._rate = Fraction(fps).limit_denominator(1001)
-        self._audio = None if audio is None else _planar_audio(audio)
+        self._audio_chunks, self._layout = _audio_source(audio)
+        self._audio_pending = np.zeros((1 if self._layout == "mono" else 2, 0), np.float32)
         self._audio_rate = audio_rate
-        self._layout = "mono" if self._audio is None or len(self._audio) == 1 else "stereo"
         self._audio_pos = 0
         self._frames_written = 0
         self._reformatter = VideoReformatter()
@@ -98,16 +102,19 @@ class VideoWriter:
         # Runs on error, on garbage collection and at interpreter exit unless close() succeeds.
         self._cleanup = weakref.finalize(self, _discard, self._container, self._tmp)
         try:
-            self._video = self._add_video_stream(crf, preset)
-            self._audio_stream = None if self._audio is None else self._add_audio_stream()
+            self._video = self._add_video_stream(crf, preset, threads)
+            self._audio_stream = None if self._audio_chunks is None else self._add_audio_stream()
         except BaseException:
             self._abort()
             raise
 
-    def _add_video_stream(self, crf: int, preset: str) -> av.VideoStream:
+    def _add_video_stream(self, crf: int, preset: str, threads: int) -> av.VideoStream:
         stream = self._container.add_stream(
             "libx264", rate=self._rate, options={"crf": str(crf), "preset": preset}
         )
+        # x264's bytes depend on its thread count; a fixed count gives the same file on any CPU.
+        if threads:
+            stream.codec_context.thread_count = threads
         stream.width = self.width
         stream.height = self.height
         stream.pix_fmt = "yuv420p"
@@ -144,19 +151,30 @@ class VideoWriter:
         self._frames_written += 1
         self._encode_audio_until(round(self._frames_written * self._audio_rate / self._rate))
 
-    def _encode_audio_until(self, end: int) -> None:
-        if self._audio is None or self._audio_stream is None:
+    def _encode_audio_until(self, end: int | None) -> None:
+        """Encode audio samples up to `end` (None: all that is left), pulling chunks as needed."""
+        if self._audio_chunks is None or self._audio_stream is None:
             return
-        end = min(end, self._audio.shape[1])
-        if end <= self._audio_pos:
+        pending = [self._audio_pending]
+        have = self._audio_pos + self._audio_pending.shape[1]
+        while end is None or have < end:
+            chunk = next(self._audio_chunks, None)
+            if chunk is None:
+                break
+            pending.append(chunk)
+            have += chunk.shape[1]
+        buffered = np.concatenate(pending, axis=1)
+        take = buffered.shape[1] if end is None else min(end - self._audio_pos, buffered.shape[1])
+        self._audio_pending = buffered[:, take:]
+        if take <= 0:
             return
-        chunk = np.ascontiguousarray(self._audio[:, self._audio_pos : end])
+        chunk = np.ascontiguousarray(buffered[:, :take])
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=self._layout)
         frame.sample_rate = self._audio_rate
         frame.pts = self._audio_pos
         frame.time_base = Fraction(1, self._audio_rate)
         self._container.mux(self._audio_stream.encode(frame))
-        self._audio_pos = end
+        self._audio_pos += take
 
     def close(self) -> None:
         """Flush the encoders, finish the file and move it to `path`; a no-op when closed."""
@@ -165,8 +183,8 @@ class VideoWriter:
         try:
             if self._frames_written == 0:
                 raise ValueError(f"no frames were written to {self.path}")
-            if self._audio is not None and self._audio_stream is not None:
-                self._encode_audio_until(self._audio.shape[1])
+            if self._audio_stream is not None:
+                self._encode_audio_until(None)
                 self._container.mux(self._audio_stream.encode(None))
             self._container.mux(self._video.encode(None))
             self._container.close()
@@ -204,6 +222,22 @@ def _check_output_path(path: Path) -> None:
         raise InputError(f"output directory {parent} is not writable; choose another")
     if path.is_dir():
         raise InputError(f"output {path} is a directory; pass a file name like out.mp4")
+
+
+def _audio_source(
+    audio: np.ndarray | Iterable[np.ndarray] | None,
+) -> tuple[Iterator[np.ndarray] | None, str]:
+    """(iterator of planar chunks, channel layout) for an array or an iterable of chunks; the
+    layout is read from the first chunk, so a decoder can be streamed straight in."""
+    if audio is None:
+        return None, "mono"
+    chunks = iter([audio] if isinstance(audio, np.ndarray) else audio)
+    first = next(chunks, None)
+    if first is None:
+        return iter(()), "mono"
+    first = _planar_audio(first)
+    layout = "mono" if len(first) == 1 else "stereo"
+    return chain([first], (_planar_audio(c) for c in chunks)), layout
 
 
 def _planar_audio(audio: np.ndarray) -> np.ndarray:
