@@ -23,17 +23,24 @@ def speech_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def astronaut_rgb(astronaut_path) -> np.ndarray:
+def astronaut(astronaut_path) -> np.ndarray:
+    """The real photo (scikit-image's astronaut, 512x512) as RGB uint8."""
     from avatarvid.media.image import load_image
 
     return load_image(astronaut_path)
 
 
 @pytest.fixture(scope="session")
-def astronaut_landmarks(astronaut_rgb) -> np.ndarray:
+def face(astronaut):
+    """The astronaut's face as mediapipe sees it."""
     from avatarvid.perception.face_mesh import detect_reference_face
 
-    return detect_reference_face(astronaut_rgb).landmarks
+    return detect_reference_face(astronaut)
+
+
+@pytest.fixture(scope="session")
+def astronaut_landmarks(face) -> np.ndarray:
+    return face.landmarks
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:

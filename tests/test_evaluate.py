@@ -23,23 +23,13 @@ from avatarvid.evaluate.metrics import (
     speech_envelope,
 )
 from avatarvid.evaluate.report import EvalReport, evaluate_talking_video
-from avatarvid.perception.face_mesh import Face, detect_reference_face
+from avatarvid.perception.face_mesh import Face
 from avatarvid.perception.landmark_ids import LOWER_LIP_TOP, UPPER_LIP_BOTTOM
 
 FPS = 25
 NUM_FRAMES = 50
 AUDIO_RATE = 48000
 VIDEO_LAG = 2  # the synthetic mouth trails the audio by this many frames
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return data.astronaut()
-
-
-@pytest.fixture(scope="module")
-def face(astronaut: np.ndarray) -> Face:
-    return detect_reference_face(astronaut)
 
 
 # --- pure metrics -------------------------------------------------------------------------

@@ -22,16 +22,6 @@ from avatarvid.perception.head_pose import (
 from avatarvid.perception.landmark_ids import CHIN, FOREHEAD_TOP, LEFT_IRIS, RIGHT_IRIS
 
 
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return data.astronaut()
-
-
-@pytest.fixture(scope="module")
-def face(astronaut: np.ndarray) -> Face:
-    return detect_reference_face(astronaut)
-
-
 def _detect_one(rgb: np.ndarray) -> Face:
     with FaceMeshTracker() as tracker:
         faces = tracker.detect(rgb)
