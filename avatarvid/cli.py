@@ -8,10 +8,20 @@ import sys
 import warnings
 
 from avatarvid import __version__
-from avatarvid.commands import bench, data, evaluate, info, train, vlog
+from avatarvid.commands import (
+    animate,
+    batch,
+    bench,
+    data,
+    evaluate,
+    info,
+    train,
+    upscale,
+    vlog,
+)
 from avatarvid.errors import AvatarvidError
 
-COMMANDS = (vlog, evaluate, bench, data, train, info)
+COMMANDS = (vlog, animate, batch, upscale, evaluate, bench, data, train, info)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

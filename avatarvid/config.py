@@ -14,14 +14,48 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 class MotionSettings(BaseModel):
-    """Strength of each procedural behaviour (1.0 = as designed)."""
+    """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
+    designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
+    scale either generator's head and facial-expression amplitudes."""
 
     model_config = ConfigDict(extra="forbid")
+    generator: Literal["procedural", "diffusion"] = "procedural"
+    checkpoint: str = "checkpoints/motion"  # diffusion: relative to the repository, or absolute
+    steps: int = Field(10, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    audio_guidance: float = Field(1.5, ge=0.0, le=10.0)  # diffusion: 1 = no guidance
+    head_motion: float = Field(1.0, ge=0.0, le=3.0)
+    expressiveness: float = Field(1.0, ge=0.0, le=2.0)
     mouth: float = Field(1.0, ge=0.0, le=2.0)
     head: float = Field(1.0, ge=0.0, le=3.0)
     blinks_per_minute: float = Field(17.0, ge=0.0, le=60.0)
     brows: float = Field(1.0, ge=0.0, le=3.0)
     gaze: float = Field(1.0, ge=0.0, le=2.0)
+
+
+class SRSettings(BaseModel):
+    """Super-resolution: render at size / scale, then upscale (render/sr). "none" renders at
+    the output size: for the warp renderer that is sharper, closer to the photo and faster than
+    warp at half size + SR (checkpoints/README.md, "sr"); SR is for low-resolution renderers."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["none", "bicubic", "fast", "diffusion"] = "none"
+    scale: Literal[2, 4] = 2  # 4 = the 128 -> 256 -> 512 cascade of two x2 stages
+    steps: int = Field(4, ge=1, le=50)  # diffusion steps
+
+
+class DiffusionSettings(BaseModel):
+    """The diffusion renderer (render/diffusion.py): refines the warp in a face box."""
+
+    model_config = ConfigDict(extra="forbid")
+    checkpoint: str = "checkpoints/renderer"  # relative to the repository, or absolute
+    steps: int = Field(4, ge=1, le=100)
+    strength: float = Field(0.5, ge=0.0, le=1.0)  # 0 = the warp exactly, 1 = from noise
+    guidance: float = Field(1.0, ge=0.0, le=20.0)
+    scheduler: Literal["ddim", "dpm"] = "ddim"
+    window: int = Field(8, ge=1, le=64)
+    overlap: int = Field(2, ge=0, le=63)
+    known: int = Field(2, ge=0, le=63)
+    chunk: int = Field(14, ge=1, le=256)
 
 
 class VlogConfig(BaseModel):
@@ -36,8 +70,12 @@ class VlogConfig(BaseModel):
     x264_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
     ] = "veryfast"
-    renderer: Literal["warp"] = "warp"
+    # 0 = one per core; fixed (e.g. 2), the mp4 is byte-identical on any machine.
+    encoder_threads: int = Field(0, ge=0, le=16)
+    renderer: Literal["warp", "diffusion"] = "warp"
+    diffusion: DiffusionSettings = DiffusionSettings()
     motion: MotionSettings = MotionSettings()
+    sr: SRSettings = SRSettings()
 
 
 def preset_path(name: str) -> Path:

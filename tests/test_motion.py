@@ -9,7 +9,7 @@ from avatarvid.errors import InputError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.motion.procedural import procedural_motion, speech_activity
 from avatarvid.motion.rig import FaceRig, euler_to_matrix, matrix_to_euler
-from avatarvid.motion.schema import EXPRESSIONS, MOTION_LAYOUT, Motion
+from avatarvid.motion.schema import EXPRESSIONS, GAZE, MOTION_LAYOUT, Motion
 from avatarvid.perception import landmark_ids as ids
 
 L = MOTION_LAYOUT
@@ -69,6 +69,25 @@ def test_landmark_rig_landmark_round_trip(astronaut_landmarks):
     for r in residuals:
         fitted = rig.fit(rig.landmarks(r))
         np.testing.assert_allclose(fitted, r, atol=2e-3)
+
+
+def test_fit_reduced_solve_matches_the_full_design(astronaut_landmarks):
+    """`fit` solves its bounded least squares on the design's QR factor: for exaggerated,
+    noisy expression offsets (bounds active) it gives the same coefficients as bounded least
+    squares on the full (956, K) design."""
+    from scipy.optimize import lsq_linear
+
+    rig = FaceRig(astronaut_landmarks)
+    shape = L.indices(EXPRESSIONS + GAZE)
+    low, high = L.low[shape], L.high[shape]
+    design = rig.basis[:, :, :2].reshape(len(rig.basis), -1).T
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        delta = design @ (1.5 * rng.uniform(low, high)) + rng.normal(0, 0.01, len(design))
+        full = lsq_linear(design, delta, bounds=(low, high)).x
+        reduced = lsq_linear(rig._fit_r, rig._fit_qt @ delta, bounds=(low, high), method="bvls").x
+        assert np.isclose(reduced, low).any() or np.isclose(reduced, high).any()
+        np.testing.assert_allclose(reduced, full, atol=1e-4)
 
 
 def test_rig_actions_move_the_right_places(astronaut_landmarks):

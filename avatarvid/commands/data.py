@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 # modules that each add one `avatarvid data <source>` sub-command
-SOURCES: tuple[str, ...] = ()
+SOURCES: tuple[str, ...] = ("avatarvid.commands.data_tts", "avatarvid.commands.data_videos")
 
 
 def register(sub) -> None:

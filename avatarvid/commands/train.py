@@ -13,7 +13,11 @@ from pathlib import Path
 from avatarvid.errors import InputError
 
 # target name -> module implementing `train(config_path, resume)`
-TARGETS: dict[str, str] = {}
+TARGETS: dict[str, str] = {
+    "motion": "avatarvid.train.motion",
+    "renderer": "avatarvid.train.renderer",
+    "sr": "avatarvid.train.sr",
+}
 
 
 def register(sub) -> None:

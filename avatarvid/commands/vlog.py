@@ -49,6 +49,45 @@ def register(sub) -> None:
     )
     p.add_argument("--motion-in", type=Path, help="use this motion .npz instead of the audio's")
     p.add_argument("--motion-out", type=Path, help="also save the motion as .npz (editable)")
+    m = p.add_argument_group("motion")
+    m.add_argument(
+        "--motion",
+        choices=["procedural", "diffusion"],
+        help="motion generator: the audio-to-motion diffusion model (checkpoints/motion) or "
+        "the procedural baseline (preset: see configs/)",
+    )
+    m.add_argument(
+        "--audio-guidance", type=float, help="diffusion: audio guidance scale (1 = off; 1.5)"
+    )
+    m.add_argument("--motion-steps", type=int, help="diffusion: DPM-Solver++ steps (10)")
+    m.add_argument(
+        "--expressiveness", type=float, help="scale of facial expressions, 0..2 (1 = as trained)"
+    )
+    m.add_argument("--head-motion", type=float, help="scale of head motion, 0..3 (1 = natural)")
+    p.add_argument(
+        "--sr",
+        choices=["none", "bicubic", "fast", "diffusion"],
+        help="super-resolution: render at --size / sr.scale (preset) and upscale; none renders "
+        "at --size directly (preset: none)",
+    )
+    p.add_argument(
+        "--renderer",
+        choices=["warp", "diffusion"],
+        help="warp: the photo warped to the motion; diffusion: the warp refined by the "
+        "temporal diffusion renderer (checkpoints/renderer; slower)",
+    )
+    d = p.add_argument_group("diffusion renderer (with --renderer diffusion)")
+    d.add_argument("--steps", type=int, help="denoising steps (preset: 4)")
+    d.add_argument(
+        "--strength", type=float, help="0 = the warp exactly ... 1 = generated from noise"
+    )
+    d.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = off)")
+    d.add_argument("--window", type=int, help="frames the network sees at once (preset: 8)")
+    d.add_argument("--overlap", type=int, help="frames shared by windows, averaged (preset: 2)")
+    d.add_argument(
+        "--known", type=int, help="frames carried into the next chunk as known (preset: 2)"
+    )
+    d.add_argument("--chunk", type=int, help="frames denoised together (preset: 14)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -58,6 +97,37 @@ def run(args: argparse.Namespace) -> int:
     from avatarvid.pipelines.vlog import VlogRequest, check_paths, render_vlog
 
     config = load_config(args.preset, fps=args.fps, size=args.size, crop=args.crop, seed=args.seed)
+    diffusion = {
+        k: getattr(args, k)
+        for k in ("steps", "strength", "guidance", "window", "overlap", "known", "chunk")
+        if getattr(args, k) is not None
+    }
+    if args.renderer is not None or diffusion:
+        config = load_config(
+            args.preset,
+            **config.model_dump(exclude={"renderer", "diffusion"}),
+            renderer=args.renderer or config.renderer,
+            diffusion={**config.diffusion.model_dump(), **diffusion},
+        )
+    if args.sr is not None:
+        config = config.model_copy(update={"sr": config.sr.model_copy(update={"mode": args.sr})})
+    motion = {
+        k: v
+        for k, v in (
+            ("generator", args.motion),
+            ("audio_guidance", args.audio_guidance),
+            ("steps", args.motion_steps),
+            ("expressiveness", args.expressiveness),
+            ("head_motion", args.head_motion),
+        )
+        if v is not None
+    }
+    if motion:
+        config = load_config(
+            args.preset,
+            **config.model_dump(exclude={"motion"}),
+            motion={**config.motion.model_dump(), **motion},
+        )
     request = VlogRequest(
         args.image,
         args.audio,

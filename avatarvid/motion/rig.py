@@ -203,6 +203,10 @@ class FaceRig:
         self.origin, self.rotation, self.iod = head_frame(self.reference)
         self.canonical = self.to_canonical(self.reference)
         self.basis = build_basis(self.canonical)
+        # `fit` solves its bounded least squares on the design's QR factor: the same minimiser
+        # as on the (956, K) design itself, ~100x cheaper per frame.
+        q, self._fit_r = np.linalg.qr(self.basis[:, :, :2].reshape(len(self.basis), -1).T)
+        self._fit_qt = q.T
 
     def to_canonical(self, landmarks: np.ndarray) -> np.ndarray:
         return ((landmarks - self.origin) @ self.rotation) / self.iod
@@ -246,7 +250,8 @@ class FaceRig:
         out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
         unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
         delta = (unposed - self.canonical)[:, :2].reshape(-1)
-        design = self.basis[:, :, :2].reshape(len(self.basis), -1).T
         low, high = MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE]
-        out[_SHAPE] = lsq_linear(design, delta, bounds=(low, high)).x
+        out[_SHAPE] = lsq_linear(
+            self._fit_r, self._fit_qt @ delta, bounds=(low, high), method="bvls"
+        ).x
         return out.astype(np.float32)

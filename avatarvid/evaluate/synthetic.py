@@ -1,0 +1,158 @@
+"""Synthetic people with a known pose, for measuring pose following against ground truth.
+
+A figure is drawn from joint angles (shirt-coloured torso and upper arms, skin forearms and
+hands, trousers, shoes) with a real face photo pasted as its head; mediapipe's pose model
+finds it reliably (its detector keys on the face). The drawn joint positions are the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from avatarvid.media.video import VideoWriter
+from avatarvid.perception.pose import (
+    L_ANKLE,
+    L_ELBOW,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_WRIST,
+    NOSE,
+    NUM_POSE,
+    R_ANKLE,
+    R_ELBOW,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+    R_WRIST,
+)
+
+SKIN = (205, 160, 135)
+# Joint angles (radians from straight down; the subject's left limbs are on the image right
+# and positive angles lift them outwards); the rest pose has arms slightly out.
+REST = {"l_arm": 0.3, "l_elbow": 0.2, "r_arm": 0.3, "r_elbow": 0.2, "l_leg": 0.05, "r_leg": 0.05}
+
+
+@dataclass
+class Figure:
+    """A drawable person: `unit` is the torso length in pixels, `centre` the mid-hip."""
+
+    face: np.ndarray  # square RGB crop of a face with some margin
+    canvas: tuple[int, int] = (512, 384)  # (height, width)
+    unit: float = 100.0
+    centre: tuple[float, float] = (192.0, 282.0)
+    shirt: tuple[int, int, int] = (40, 90, 170)
+    trousers: tuple[int, int, int] = (50, 50, 60)
+    background: tuple[int, int] = (150, 230)  # top and bottom grey levels
+    angles: dict[str, float] = field(default_factory=lambda: dict(REST))
+
+    def joints(self, angles: dict[str, float]) -> np.ndarray:
+        """(33, 2) truth positions of the drawn joints (NaN for the ones not drawn)."""
+        a = {**REST, **angles}
+        u = self.unit
+        out = np.full((NUM_POSE, 2), np.nan)
+        hip = np.array(self.centre, dtype=np.float64)
+        neck = hip + [0.0, -u]
+
+        def limb(start, angle, length, side):
+            return start + length * u * np.array([side * np.sin(angle), np.cos(angle)])
+
+        out[L_SHOULDER], out[R_SHOULDER] = neck + [0.45 * u, 0], neck + [-0.45 * u, 0]
+        out[L_HIP], out[R_HIP] = hip + [0.3 * u, 0], hip + [-0.3 * u, 0]
+        for side, s, shoulder, elbow, wrist in (
+            ("l", 1, L_SHOULDER, L_ELBOW, L_WRIST),
+            ("r", -1, R_SHOULDER, R_ELBOW, R_WRIST),
+        ):
+            arm = a[f"{side}_arm"]
+            out[elbow] = limb(out[shoulder], arm, 0.6, s)
+            out[wrist] = limb(out[elbow], arm + a[f"{side}_elbow"], 0.55, s)
+        for side, s, h, k, an in (
+            ("l", 1, L_HIP, L_KNEE, L_ANKLE),
+            ("r", -1, R_HIP, R_KNEE, R_ANKLE),
+        ):
+            out[k] = limb(out[h], a[f"{side}_leg"], 0.85, s)
+            out[an] = limb(out[k], a[f"{side}_leg"], 0.85, s)
+        out[NOSE] = neck + [0.0, -0.55 * u]
+        return out
+
+    def draw(self, angles: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) uint8 image of the figure in pose `angles`, and its (33, 2) truth."""
+        j = self.joints(angles or {})
+        h, w = self.canvas
+        u = self.unit
+        img = np.empty((h, w, 3), np.uint8)
+        img[:] = np.linspace(*self.background, h).astype(np.uint8)[:, None, None]
+
+        def pt(p):
+            return tuple(int(round(v)) for v in p)
+
+        def thick(x):
+            return max(1, int(x * u))
+
+        for a, b in ((L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE)):
+            cv2.line(img, pt(j[a]), pt(j[b]), self.trousers, thick(0.28), cv2.LINE_AA)
+        for ankle, s in ((L_ANKLE, 1), (R_ANKLE, -1)):
+            centre = pt(j[ankle] + [0.1 * u * s, 0.05 * u])
+            cv2.ellipse(img, centre, (thick(0.16), thick(0.07)), 0, 0, 360, (30, 30, 30), -1)
+        corners = [
+            j[R_SHOULDER] + [-0.05 * u, -0.05 * u],
+            j[L_SHOULDER] + [0.05 * u, -0.05 * u],
+            j[L_HIP] + [0.08 * u, 0.1 * u],
+            j[R_HIP] + [-0.08 * u, 0.1 * u],
+        ]
+        cv2.fillPoly(img, [np.round(corners).astype(np.int32)], self.shirt, cv2.LINE_AA)
+        neck = (j[L_SHOULDER] + j[R_SHOULDER]) / 2
+        cv2.line(img, pt(neck), pt(neck + [0, -0.25 * u]), SKIN, thick(0.2), cv2.LINE_AA)
+        for s, e, wr in ((L_SHOULDER, L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW, R_WRIST)):
+            cv2.line(img, pt(j[s]), pt(j[e]), self.shirt, thick(0.2), cv2.LINE_AA)
+            cv2.line(img, pt(j[e]), pt(j[wr]), SKIN, thick(0.14), cv2.LINE_AA)
+            cv2.circle(img, pt(j[wr]), thick(0.1), SKIN, -1, cv2.LINE_AA)
+        self._paste_head(img, neck + [0, -0.6 * u])
+        return img, j
+
+    def _paste_head(self, img: np.ndarray, centre: np.ndarray) -> None:
+        side = int(0.75 * self.unit)
+        face = cv2.resize(self.face, (side, side), interpolation=cv2.INTER_AREA)
+        mask = np.zeros((side, side), np.float32)
+        axes = (int(side * 0.36), int(side * 0.47))
+        cv2.ellipse(mask, (side // 2, side // 2), axes, 0, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), 2)[..., None]
+        x0, y0 = int(centre[0] - side / 2), int(centre[1] - side / 2)
+        roi = img[y0 : y0 + side, x0 : x0 + side]
+        roi[:] = (roi * (1 - mask) + face * mask).astype(np.uint8)
+
+
+def wave_angles(t: np.ndarray) -> list[dict[str, float]]:
+    """A gesture sequence: both arms raised and lowered out of phase, elbows bending, one
+    leg stepping out; starts exactly at the rest pose (t = 0)."""
+    s = np.sin(2 * np.pi * t)
+    c = 1 - np.cos(2 * np.pi * t)
+    return [
+        {
+            "l_arm": REST["l_arm"] + 0.9 * ci,
+            "l_elbow": REST["l_elbow"] + 0.6 * ci,
+            "r_arm": REST["r_arm"] + 0.7 * (1 - np.cos(4 * np.pi * ti)),
+            "r_elbow": REST["r_elbow"] + 0.4 * abs(si),
+            "l_leg": REST["l_leg"] + 0.15 * ci,
+        }
+        for ti, si, ci in zip(t, s, c, strict=True)
+    ]
+
+
+def write_driver(
+    path: str | Path, figure: Figure, num_frames: int, fps: float = 25.0, period_s: float = 2.0
+) -> np.ndarray:
+    """Writes the gesture sequence as an mp4 and returns its (T, 33, 2) truth joints."""
+    angles = wave_angles(np.arange(num_frames) / fps / period_s)
+    h, w = figure.canvas
+    truth = []
+    with VideoWriter(path, fps, w, h, crf=16) as writer:
+        for a in angles:
+            img, joints = figure.draw(a)
+            writer.write(img)
+            truth.append(joints)
+    return np.stack(truth)

@@ -1,0 +1,127 @@
+"""Driving-video perception: one streamed pass of pose + face mesh, kept as small arrays.
+
+Only per-frame numbers are kept (33 pose points and one face-motion residual per frame, well
+under 1 kB), never the frames, so memory stays flat in the video's length. Missing detections
+are filled and the tracks smoothed afterwards (perception/smoothing.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from avatarvid.errors import InputError
+from avatarvid.media.video import VideoReader
+from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.perception.face_mesh import FaceMeshTracker
+from avatarvid.perception.landmark_ids import RIGID
+from avatarvid.perception.pose import NUM_POSE, VISIBLE, PoseTracker
+from avatarvid.perception.smoothing import fill_gaps, one_euro
+
+# Driver frames are analysed at most this large (the models work at 192-256 px internally).
+ANALYSIS_SIDE = 640
+# One-Euro settings: pose in frame heights (fast limbs keep up), face motion in rig units.
+_POSE_FILTER = {"min_cutoff": 2.5, "beta": 15.0}
+_FACE_FILTER = {"min_cutoff": 2.0, "beta": 2.0}
+
+
+@dataclass
+class DriverTrack:
+    """What the driving video does, frame by frame, in its analysis-resolution pixels."""
+
+    fps: float
+    pose: np.ndarray  # (T, 33, 2); NaN for joints never seen
+    pose_seen: np.ndarray  # (T,) bool: a person was detected
+    face: np.ndarray  # (T, MOTION_LAYOUT.dim) residuals relative to the driver's first face
+    face_seen: np.ndarray  # (T,) bool
+    height: int
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.pose_seen)
+
+
+class FaceMotionFitter:
+    """Driver face landmarks -> motion residuals for the reference's rig.
+
+    relative: residuals of the driver's own rig (built on its first detected face), i.e. its
+    motion since then; absolute: the driver's face aligned onto the reference face (similarity
+    on rigid points of the first detected face) and fitted with the reference's rig.
+    """
+
+    def __init__(self, reference: np.ndarray | None, mode: str) -> None:
+        self._reference = reference
+        self._mode = mode
+        self._rig: FaceRig | None = None
+        self._align: np.ndarray | None = None
+
+    def __call__(self, landmarks: np.ndarray) -> np.ndarray:
+        if self._rig is None:
+            if self._mode == "absolute" and self._reference is not None:
+                rigid = list(RIGID)
+                self._align, _ = cv2.estimateAffinePartial2D(
+                    landmarks[rigid, :2], self._reference[rigid, :2]
+                )
+                self._rig = FaceRig(self._reference)
+            else:
+                self._rig = FaceRig(landmarks)
+        if self._align is not None:
+            landmarks = landmarks.copy()
+            scale = np.sqrt(abs(np.linalg.det(self._align[:, :2])))
+            landmarks[:, :2] = landmarks[:, :2] @ self._align[:, :2].T + self._align[:, 2]
+            landmarks[:, 2] *= scale
+        return self._rig.fit(landmarks)
+
+
+def track_driver(
+    path,
+    fit_face: Callable[[np.ndarray], np.ndarray],
+    need_pose: bool,
+    progress: Callable[[int], None] | None = None,
+) -> DriverTrack:
+    """Stream `path` once through pose (when `need_pose`) and face mesh; fill and smooth."""
+    reader = VideoReader(path)
+    scale = min(1.0, ANALYSIS_SIDE / max(reader.width, reader.height))
+    size = (round(reader.width * scale), round(reader.height * scale))
+    poses, pose_seen, faces, face_seen = [], [], [], []
+    empty_pose = np.full((NUM_POSE, 3), np.nan, np.float32)
+    empty_face = np.zeros(MOTION_LAYOUT.dim, np.float32)
+    pose_tracker = PoseTracker(static_image_mode=False) if need_pose else None
+    with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
+        for frame in reader.frames():
+            if scale < 1.0:
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            pose = pose_tracker.detect(frame) if pose_tracker is not None else None
+            poses.append(empty_pose if pose is None else pose)
+            pose_seen.append(pose is not None)
+            found = mesh.detect(frame)
+            faces.append(fit_face(found[0].landmarks) if found else empty_face)
+            face_seen.append(bool(found))
+            if progress is not None:
+                progress(1)
+    if pose_tracker is not None:
+        pose_tracker.close()
+    pose_arr, face_arr = np.stack(poses), np.stack(faces)
+    pose_seen_arr, face_seen_arr = np.array(pose_seen), np.array(face_seen)
+    if need_pose and not pose_seen_arr.any():
+        raise InputError(
+            f"no person found in the driving video {path}; use a clip in which one person's "
+            "body is clearly visible"
+        )
+    if not need_pose and not face_seen_arr.any():
+        raise InputError(
+            f"no face found in the driving video {path}; use a talking-head clip with one "
+            "clearly visible face"
+        )
+    points = pose_arr[:, :, :2]
+    seen = (pose_arr[:, :, 2] >= VISIBLE) & pose_seen_arr[:, None]
+    points = fill_gaps(points, np.repeat(seen[:, :, None], 2, axis=2))
+    height = size[1]
+    points = one_euro(points / height, reader.fps, **_POSE_FILTER) * height
+    face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
+    face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **_FACE_FILTER))
+    return DriverTrack(reader.fps, points, pose_seen_arr, face_arr, face_seen_arr, height)

@@ -1,0 +1,246 @@
+"""`animate`: a reference image follows a driving video (body pose, or face for portraits).
+
+media -> perception (reference: pose, face mesh, segmentation; driver: one streamed pass of
+pose + face mesh, smoothed) -> motion (skeleton retargeting; face motion in the shared motion
+contract) -> render (skinned body warp over an inpainted plate, face-mesh warp composed on
+top; or the face warp alone in portrait mode) -> media (streamed H.264 + AAC).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from avatarvid.errors import InputError, NoFaceError
+from avatarvid.media.audio import load_audio
+from avatarvid.media.image import load_image
+from avatarvid.media.video import X264_PRESETS, VideoWriter, probe
+from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
+from avatarvid.motion.retarget import RETARGET_MODES, Retargeter, with_virtual_joints
+from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import HEAD_TRANSLATION, MOTION_LAYOUT, Motion
+from avatarvid.perception.face_mesh import detect_reference_face
+from avatarvid.perception.framing import check_size, frame_reference
+from avatarvid.perception.pose import (
+    L_HIP,
+    L_SHOULDER,
+    R_HIP,
+    R_SHOULDER,
+    VISIBLE,
+    PoseTracker,
+    is_visible,
+    segment_person,
+)
+from avatarvid.render.body_warp import BodyWarper
+from avatarvid.render.warp import FaceWarper
+from avatarvid.timing import StageTimer
+
+log = logging.getLogger(__name__)
+MUX_RATE = 48000
+MODES = ("auto", "body", "face")
+RENDERERS = ("warp", "diffusion")
+TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
+# In body mode the skeleton places and tilts the head; the face motion keeps the rest.
+_BODY_FACE_ZEROED = MOTION_LAYOUT.indices(HEAD_TRANSLATION + ("head_roll",))
+
+
+@dataclass
+class AnimateRequest:
+    image: Path
+    drive: Path
+    output: Path
+    mode: str = "auto"
+    retarget: str = "relative"
+    renderer: str = "warp"
+    size: int = 512
+    fps: float | None = None
+    seed: int = 0
+    audio: Path | None = None
+    motion_out: Path | None = None
+    crf: int = 20
+    x264_preset: str = "veryfast"
+
+
+@dataclass
+class AnimateResult:
+    output: Path
+    mode: str
+    num_frames: int
+    fps: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def check_request(req: AnimateRequest) -> None:
+    """Fail on bad options, missing inputs or output folders before any slow work starts."""
+    for name, value, allowed in (
+        ("--mode", req.mode, MODES),
+        ("--retarget", req.retarget, RETARGET_MODES),
+        ("--renderer", req.renderer, RENDERERS),
+    ):
+        if value not in allowed:
+            raise InputError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    if req.renderer == "diffusion":
+        raise InputError(
+            "the diffusion renderer is not available in this version; use --renderer warp"
+        )
+    check_size(req.size)
+    if req.fps is not None and not 0 < req.fps <= 60:
+        raise InputError(f"--fps {req.fps} must be in (0, 60]")
+    if req.x264_preset not in X264_PRESETS:
+        raise InputError(f"x264 preset {req.x264_preset!r} is not one of {', '.join(X264_PRESETS)}")
+    for label, path in (("image", req.image), ("driving video", req.drive), ("audio", req.audio)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{label} file {path} does not exist")
+    for path in (req.output, req.motion_out):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise InputError(f"output directory {Path(path).resolve().parent} does not exist")
+    if Path(req.output).suffix.lower() != ".mp4":
+        raise InputError(f"output {req.output} must end in .mp4")
+
+
+@dataclass
+class Reference:
+    """The reference photo at output size and what perception found in it."""
+
+    image: np.ndarray
+    face: np.ndarray | None  # (478, 3)
+    pose: np.ndarray | None  # (33, 3)
+
+    @property
+    def shows_body(self) -> bool:
+        return self.pose is not None and is_visible(self.pose, self.image.shape[:2], TORSO)
+
+
+def perceive_reference(path: Path, size: int) -> Reference:
+    image = load_image(path)
+    framed, _ = frame_reference(image, None, "full", size)  # type: ignore[arg-type]
+    try:
+        face = detect_reference_face(framed).landmarks
+    except NoFaceError:
+        face = None
+    with PoseTracker(static_image_mode=True) as tracker:
+        pose = tracker.detect(framed)
+    return Reference(framed, face, pose)
+
+
+def choose_mode(req: AnimateRequest, ref: Reference) -> str:
+    """auto: body when the reference shows the torso down to the hips, else face."""
+    if ref.face is None and ref.pose is None:
+        raise InputError(f"no person found in the reference image {req.image}; use a photo of one")
+    if req.mode == "body" and not ref.shows_body:
+        raise InputError(
+            f"the reference image {req.image} does not show the body down to the hips; use "
+            "--mode face with a talking-head driving video, or a photo that shows the body"
+        )
+    if req.mode == "face" and ref.face is None:
+        raise NoFaceError(
+            f"no face found in the reference image {req.image}; --mode face needs one"
+        )
+    if req.mode != "auto":
+        return req.mode
+    return "body" if ref.shows_body else "face"
+
+
+def _driver_anchor(track: DriverTrack) -> np.ndarray:
+    """The driver skeleton on the alignment frame: the first one with the torso detected."""
+    full = with_virtual_joints(track.pose)
+    torso_ok = np.isfinite(full[:, list(TORSO)]).all(axis=(1, 2)) & track.pose_seen
+    if not torso_ok.any():
+        raise InputError("the driving video never shows the person's shoulders and hips together")
+    return full[int(np.argmax(torso_ok))]
+
+
+def _output_audio(req: AnimateRequest, seconds: float) -> np.ndarray | None:
+    if req.audio is not None:
+        audio = load_audio(req.audio, MUX_RATE)
+    elif probe(req.drive).audio_codec is not None:
+        audio = load_audio(req.drive, MUX_RATE)
+    else:
+        return None
+    return audio[: int(round(seconds * MUX_RATE))]
+
+
+class _BodyRenderer:
+    """Body warp driven by retargeted skeletons, with the face warp composed into it."""
+
+    def __init__(self, ref: Reference, track: DriverTrack, retarget: str):
+        assert ref.pose is not None
+        mask = segment_person(ref.image)
+        rest = with_virtual_joints(ref.pose[:, :2].astype(np.float64))
+        rest[:33][ref.pose[:, 2] < VISIBLE] = np.nan
+        rest_known = np.where(np.isfinite(rest), rest, with_virtual_joints(ref.pose[:, :2]))
+        self.retarget = Retargeter(rest_known, _driver_anchor(track), retarget)
+        self.body = BodyWarper(ref.image, mask, rest)
+        self.face = (
+            None if ref.face is None else (FaceWarper(ref.image, ref.face), FaceRig(ref.face))
+        )
+        self.joints = with_virtual_joints(track.pose)
+
+    def __call__(self, index: int, face_motion: np.ndarray) -> np.ndarray:
+        map_x, map_y, coverage = self.body.render_map(self.retarget(self.joints[index]))
+        if self.face is not None:
+            warper, rig = self.face
+            values = face_motion.copy()
+            values[_BODY_FACE_ZEROED] = 0.0
+            fx, fy = warper.render_map(rig.landmarks(values))
+            map_x, map_y = (
+                cv2.remap(fx, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                cv2.remap(fy, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+            )
+        return self.body.composite(map_x, map_y, coverage)
+
+
+class _FaceRenderer:
+    """Portrait mode: the foundation's face warp, like `vlog` with a tracked motion."""
+
+    def __init__(self, ref: Reference):
+        assert ref.face is not None
+        self.warper, self.rig = FaceWarper(ref.image, ref.face), FaceRig(ref.face)
+
+    def __call__(self, index: int, face_motion: np.ndarray) -> np.ndarray:
+        return self.warper.render(self.rig.landmarks(face_motion))
+
+
+def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
+    """Renders `req` to `req.output` (atomically: a partial file never takes its name)."""
+    check_request(req)
+    timer = StageTimer()
+    with timer.stage("reference"):
+        ref = perceive_reference(req.image, req.size)
+        mode = choose_mode(req, ref)
+    with (
+        timer.stage("driver"),
+        tqdm(desc="tracking driver", unit="frame", disable=not progress, leave=False) as bar,
+    ):
+        fitter = FaceMotionFitter(ref.face, req.retarget)
+        track = track_driver(req.drive, fitter, need_pose=mode == "body", progress=bar.update)
+    fps = req.fps or (track.fps if track.fps > 0 else 25.0)
+    drv_fps = track.fps if track.fps > 0 else fps
+    num_out = max(1, round(track.num_frames * fps / drv_fps))
+    index = np.minimum(
+        np.round(np.arange(num_out) * drv_fps / fps).astype(int), track.num_frames - 1
+    )
+    motion = Motion(track.face[index], fps).clipped()
+    if req.motion_out is not None:
+        motion.save(req.motion_out)
+    with timer.stage("setup"):
+        render = _BodyRenderer(ref, track, req.retarget) if mode == "body" else _FaceRenderer(ref)
+        audio = _output_audio(req, num_out / fps)
+    height, width = ref.image.shape[:2]
+    with VideoWriter(
+        req.output, fps, width, height, audio=audio, audio_rate=MUX_RATE, crf=req.crf,
+        preset=req.x264_preset,
+    ) as writer:  # fmt: skip
+        for k in tqdm(range(num_out), desc="rendering", unit="frame", disable=not progress):
+            with timer.stage("render"):
+                frame = render(int(index[k]), motion.values[k])
+            with timer.stage("encode"):
+                writer.write(frame)
+        with timer.stage("encode"):
+            writer.close()
+    return AnimateResult(Path(req.output), mode, num_out, fps, timer.as_dict())

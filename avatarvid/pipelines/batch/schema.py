@@ -1,0 +1,306 @@
+"""The job file: YAML (`defaults` + `jobs`, or a bare list) or JSONL (one job per line).
+
+Everything is validated before anything renders and every problem is reported at once, as
+`jobs[i].field: message`. Relative paths resolve against the job file's folder (outputs against
+--output-root when given, and may not leave it). A job's `image` / `audio` may be a list or a
+glob (likewise an animate job's `drive`); the job expands to one job per pair and `output`
+must then name them with `{image}` / `{audio}` / `{drive}` (file stems) or `{index}`.
+
+Job kinds form a discriminated union on `kind` (default `vlog`): JOB_MODELS maps each kind to
+its pydantic model, worker.EXECUTORS maps it to the function that renders it; a new kind is
+one entry in each (plus its expansion in `_expand`).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import string
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from avatarvid.config import VlogConfig, preset_path
+from avatarvid.errors import InputError
+from avatarvid.pipelines.animate import AnimateRequest, check_request
+
+# Batch outputs pin x264's thread count so a job renders the same bytes on any worker.
+BATCH_ENCODER_THREADS = 2
+
+
+class VlogJob(BaseModel):
+    """One photo (or several) x one speech file (or several) -> mp4(s); any `vlog` option
+    (fps, size, crop, seed, crf, x264_preset, encoder_threads, motion) may be given too."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["vlog"] = "vlog"
+    image: str | list[str]
+    audio: str | list[str]
+    output: str
+    preset: str = "default"
+    face_index: int | None = Field(None, ge=0)
+    motion_in: str | None = None
+
+    @model_validator(mode="after")
+    def _known_options(self) -> VlogJob:
+        unknown = sorted(set(self.model_extra or {}) - set(VlogConfig.model_fields))
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}")
+        return self
+
+
+class AnimateJob(BaseModel):
+    """A reference image (or several) follows a driving video (or several); the options are
+    `avatarvid animate`'s."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["animate"]
+    image: str | list[str]
+    drive: str | list[str]
+    output: str
+    audio: str | None = None
+    mode: str = "auto"
+    retarget: str = "relative"
+    renderer: str = "warp"
+    size: int = 512
+    fps: float | None = None
+    seed: int = 0
+    crf: int = 20
+    x264_preset: str = "veryfast"
+
+
+JOB_MODELS: dict[str, type[BaseModel]] = {"vlog": VlogJob, "animate": AnimateJob}
+INPUT_FILES = ("image", "audio", "drive", "motion_in")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated, expanded job: everything a worker needs, as plain picklable data.
+
+    `spec` holds absolute input paths and the full resolved config; `problem` is set when an
+    input file is missing (the job is then reported as failed without running)."""
+
+    key: str  # the output as written in the report and manifest
+    kind: str
+    output: Path
+    spec: dict[str, Any]
+    problem: str | None = None
+
+    def fingerprint(self) -> str:
+        """Changes when the settings or any input file's bytes change (so the job is redone)."""
+        h = hashlib.sha256(json.dumps([self.kind, self.spec], sort_keys=True).encode())
+        for name in INPUT_FILES:
+            path = self.spec.get(name)
+            if path is not None:
+                h.update(name.encode())
+                h.update(file_sha256(Path(path)).encode() if Path(path).is_file() else b"-")
+        return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_jobs(path: Path, output_root: Path | None = None) -> list[Job]:
+    """Parse, validate and expand `path`; raises one InputError listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"job file {path} does not exist")
+    base = path.resolve().parent
+    root = output_root.resolve() if output_root is not None else None
+    entries, errors = _read_entries(path)
+    jobs: list[Job] = []
+    for i, entry in enumerate(entries):
+        try:
+            jobs.extend(_expand(entry, base, root))
+        except _JobErrors as e:
+            errors.extend(f"jobs[{i}].{msg}" for msg in e.messages)
+    seen: dict[Path, str] = {}
+    for job in jobs:
+        if job.output in seen:
+            errors.append(f"{job.key}: duplicate output (also produced by an earlier job)")
+        seen.setdefault(job.output, job.key)
+    if not errors and not jobs:
+        errors.append("no jobs")
+    if errors:
+        raise InputError(
+            f"invalid job file {path} ({len(errors)} problem(s)): " + "; ".join(errors)
+        )
+    return jobs
+
+
+class _JobErrors(Exception):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
+    """Raw job mappings with `defaults` merged in, plus structural errors."""
+    text = path.read_text()
+    errors: list[str] = []
+    if path.suffix.lower() == ".jsonl":
+        raw: list[Any] = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    raw.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise InputError(f"job file {path} line {n} is not valid JSON: {e}") from None
+        defaults: Any = {}
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            first = str(e).replace("\n", " ")
+            raise InputError(f"job file {path} is not valid YAML: {first}") from None
+        if isinstance(data, list):
+            data = {"jobs": data}
+        if not isinstance(data, dict) or set(data) - {"defaults", "jobs"}:
+            raise InputError(
+                f"job file {path} must be a list of jobs or a mapping with `jobs` "
+                "(and optional `defaults`)"
+            )
+        raw, defaults = data.get("jobs") or [], data.get("defaults") or {}
+        if not isinstance(raw, list):
+            raise InputError(f"job file {path}: `jobs` must be a list")
+    if not isinstance(defaults, dict):
+        errors.append("defaults: must be a mapping of job fields")
+        defaults = {}
+    entries = []
+    for i, item in enumerate(raw):
+        if isinstance(item, dict):
+            entries.append({**defaults, **item})
+        else:
+            errors.append(f"jobs[{i}]: must be a mapping, got {type(item).__name__}")
+            entries.append({})
+    return entries, errors
+
+
+def _expand(entry: dict, base: Path, root: Path | None) -> list[Job]:
+    kind = entry.get("kind", "vlog")
+    model = JOB_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise _JobErrors([f"kind: unknown kind {kind!r}; choose one of {', '.join(JOB_MODELS)}"])
+    try:
+        job = model.model_validate(entry)
+    except ValidationError as e:
+        raise _JobErrors([_pydantic_message(err) for err in e.errors()]) from None
+    errors: list[str] = []
+    if isinstance(job, VlogJob):
+        settings = _vlog_settings(job, base, errors)
+        return _pairs(job, "audio", {"motion_in": job.motion_in}, settings, base, root, errors)
+    settings = _animate_settings(job, errors)
+    return _pairs(job, "drive", {"audio": job.audio}, settings, base, root, errors)
+
+
+def _pydantic_message(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("str", "list[")))
+    return f"{loc or 'options'}: {err['msg']}"
+
+
+def _vlog_settings(job: VlogJob, base: Path, errors: list[str]) -> dict[str, Any]:
+    """The preset with the job's options on top, validated as a whole VlogConfig."""
+    try:
+        name = job.preset
+        if name.endswith((".yaml", ".yml")):
+            name = str(_resolve(name, base))
+        preset = yaml.safe_load(preset_path(name).read_text()) or {}
+        config = VlogConfig.model_validate(
+            {"encoder_threads": BATCH_ENCODER_THREADS, **preset, **(job.model_extra or {})}
+        )
+    except InputError as e:
+        errors.append(f"preset: {e}")
+        return {}
+    except ValidationError as e:
+        errors.extend(_pydantic_message(err) for err in e.errors())
+        return {}
+    return {"face_index": job.face_index, "config": config.model_dump(mode="json")}
+
+
+def _animate_settings(job: AnimateJob, errors: list[str]) -> dict[str, Any]:
+    """animate's own option checks (its inputs are checked per expanded job)."""
+    settings = job.model_dump(exclude={"kind", "image", "drive", "output", "audio"})
+    try:
+        check_request(AnimateRequest(None, None, Path("check.mp4"), **settings))
+    except InputError as e:
+        errors.append(f"options: {e}")
+    return settings
+
+
+def _pairs(
+    job: VlogJob | AnimateJob,
+    second: str,
+    extra_inputs: dict[str, str | None],
+    settings: dict[str, Any],
+    base: Path,
+    root: Path | None,
+    errors: list[str],
+) -> list[Job]:
+    """One Job per (image, `second` input) pair, with outputs named by the template."""
+    images = _inputs(job.image, base, "image", errors)
+    others = _inputs(getattr(job, second), base, second, errors)
+    allowed = ("image", second, "index")
+    fields = {name for _, name, _, _ in string.Formatter().parse(job.output) if name is not None}
+    if fields - set(allowed):
+        errors.append(
+            f"output: unknown placeholder(s) {sorted(fields - set(allowed))}; "
+            f"use {{image}}, {{{second}}} or {{index}}"
+        )
+    elif len(images) * len(others) > 1 and not fields:
+        errors.append(
+            f"output: this job expands to several files; name them with {{image}}, "
+            f"{{{second}}} or {{index}}"
+        )
+    if not job.output.endswith(".mp4"):
+        errors.append("output: must end in .mp4")
+    if errors:
+        raise _JobErrors(errors)
+    extra = {k: None if v is None else _resolve(v, base) for k, v in extra_inputs.items()}
+    jobs = []
+    for n, (image, other) in enumerate(product(images, others)):
+        name = job.output.format(**{"image": image.stem, second: other.stem, "index": n})
+        output = _resolve(name, root or base)
+        if root is not None and not output.is_relative_to(root):
+            raise _JobErrors([f"output: {name} is outside the output root {root}"])
+        files = {"image": image, second: other, **extra}
+        missing = [
+            f"{label} file {path} does not exist"
+            for label, path in files.items()
+            if path is not None and not path.is_file()
+        ]
+        spec = {**{k: None if v is None else str(v) for k, v in files.items()}, **settings}
+        key = str(output.relative_to(root)) if root is not None else name
+        jobs.append(Job(key, job.kind, output, spec, "; ".join(missing) or None))
+    return jobs
+
+
+def _inputs(value: str | list[str], base: Path, label: str, errors: list[str]) -> list[Path]:
+    """A path, a glob or a list of either -> paths (a glob that matches nothing is an error;
+    a plain missing path is kept and reported per job, so the other jobs still run)."""
+    paths: list[Path] = []
+    for item in [value] if isinstance(value, str) else value:
+        if glob.has_magic(item):
+            matches = sorted(glob.glob(str(_resolve(item, base))))
+            if not matches:
+                errors.append(f"{label}: pattern {item!r} matches no file")
+            paths.extend(Path(m) for m in matches)
+        else:
+            paths.append(_resolve(item, base))
+    if not paths and not errors:
+        errors.append(f"{label}: empty list")
+    return paths
+
+
+def _resolve(name: str, base: Path) -> Path:
+    path = Path(name).expanduser()
+    return Path(str(path if path.is_absolute() else base / path)).resolve()

@@ -1,0 +1,129 @@
+"""Stream a video through the SR cascade in overlapping windows (memory flat in length).
+
+Frames are pushed one at a time; every `window` frames the cascade (x2 per stage) runs on
+the window, and consecutive windows share `overlap` frames whose two results are
+cross-faded linearly, so there is no seam where one window's temporal context ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from avatarvid.errors import CheckpointError, InputError
+from avatarvid.render.sr.model import SRNet
+from avatarvid.render.sr.sampling import super_resolve
+
+CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints" / "sr"
+SCALES = (2, 4)
+
+
+def load_sr_model(variant: str, directory: Path = CHECKPOINT_DIR) -> SRNet:
+    """The shipped `fast` or `diffusion` checkpoint (safetensors + config.json), in eval mode."""
+    path = Path(directory) / variant
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"no SR checkpoint in {path}; rebuild it with scripts/build_sr_checkpoints.sh"
+        )
+    return SRNet.from_pretrained(path).eval()
+
+
+def stages_for(scale: int) -> int:
+    """Number of x2 stages; only powers of two the cascade supports."""
+    if scale not in SCALES:
+        raise InputError(f"scale {scale} is not supported; use 2 or 4")
+    return scale.bit_length() - 1
+
+
+def _to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+
+
+class VideoUpscaler:
+    """x`scale` upscaling of a frame stream: bicubic (`model=None`) or an SRNet cascade.
+
+    `push(frame, guide, mask)` returns the frames that are final so far (possibly none);
+    `flush()` returns the rest. A guide is a full-output-resolution uint8 image aligned with
+    the frame (the reference warped to it), `mask` an output-resolution float map of where
+    the guide is valid.
+    """
+
+    def __init__(
+        self,
+        model: SRNet | None,
+        scale: int,
+        window: int = 8,
+        overlap: int = 2,
+        steps: int = 4,
+        seed: int = 0,
+    ):
+        if not 0 <= overlap < window:
+            raise ValueError(f"need 0 <= overlap < window, got {overlap}, {window}")
+        self.model, self.scale, self.stages = model, scale, stages_for(scale)
+        self.window, self.overlap, self.steps, self.seed = window, overlap, steps, seed
+        self._inputs: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+        self._tail: list[np.ndarray] = []  # float results of the first inputs, to cross-fade
+
+    def push(
+        self, frame: np.ndarray, guide: np.ndarray | None = None, mask: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        if self.model is None:
+            h, w = frame.shape[:2]
+            size = (w * self.scale, h * self.scale)
+            return [cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)]
+        self._inputs.append((frame, guide, mask))
+        if len(self._inputs) < self.window:
+            return []
+        return self._emit(self._run(), final=False)
+
+    def flush(self) -> list[np.ndarray]:
+        if self.model is None or not self._inputs:
+            return []
+        if len(self._inputs) == len(self._tail):  # nothing new since the last window
+            out = [_to_uint8(f) for f in self._tail]
+            self._inputs, self._tail = [], []
+            return out
+        return self._emit(self._run(), final=True)
+
+    def _emit(self, results: np.ndarray, final: bool) -> list[np.ndarray]:
+        k = len(self._tail)
+        for j, previous in enumerate(self._tail):
+            w = (j + 1) / (k + 1)
+            results[j] = (1 - w) * previous + w * results[j]
+        keep = 0 if final else self.overlap
+        done = len(results) - keep
+        self._tail = list(results[done:])
+        self._inputs = self._inputs[done:]
+        return [_to_uint8(f) for f in results[:done]]
+
+    def _run(self) -> np.ndarray:
+        """The cascade on the buffered window -> (T, H, W, 3) float32 in [0, 255]."""
+        frames = [f for f, _, _ in self._inputs]
+        guides = [g for _, g, _ in self._inputs]
+        masks = [m for _, _, m in self._inputs]
+        x = _to_tensor(frames)
+        n = x.shape[0]
+        for stage in range(self.stages):
+            size = (x.shape[-1] * 2, x.shape[-2] * 2)
+            guide = mask = None
+            if all(g is not None for g in guides):
+                guide = _to_tensor([_fit(g, size, cv2.INTER_AREA) for g in guides])
+                if all(m is not None for m in masks):
+                    low = (size[0] // 2, size[1] // 2)
+                    mask = torch.from_numpy(np.stack([_fit(m, low, cv2.INTER_AREA) for m in masks]))
+                    mask = mask[:, None].float()
+            x = super_resolve(self.model, x, n, guide, mask, self.steps, self.seed + stage)
+        return x.permute(0, 2, 3, 1).numpy() * 255.0
+
+
+def _fit(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    if image.shape[1] == size[0] and image.shape[0] == size[1]:
+        return image
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _to_uint8(frame: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)

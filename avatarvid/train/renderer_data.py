@@ -1,0 +1,128 @@
+"""Training clips for the diffusion renderer with known ground truth, built from real photos.
+
+For each photo, the expression rig + warp renderer animate the face along procedural motion;
+those frames are the ground truth. The renderer's input is what it gets at inference: the
+*reference* (a frame of the same animation, sampled far from the clip) warped to each target
+geometry, plus control maps. Where the reference state differs from the target (closed eyes,
+open or closed mouth, a turned head, resampling blur), the warp loses information the ground
+truth has; the network learns to restore it. It cannot learn real mouth interiors, lighting or
+disocclusions that the warp renderer itself does not produce: real talking-head videos
+(same arrays, other source) are needed for that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.media.image import load_image
+from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
+from avatarvid.motion.rig import FaceRig
+from avatarvid.perception.face_mesh import FaceMeshTracker
+from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.render.controls import crop, draw_controls, face_box, mouth_box
+from avatarvid.render.warp import FaceWarper
+
+FRAMED = 192  # working resolution of the animation before the face box is cut out
+FPS = 25.0
+MIN_GAP = 50  # reference frame at least 2 s away from the clip
+
+
+@dataclass
+class ClipSet:
+    """uint8 arrays: gt / warped / controls (N, F, S, S, 3), reference (N, S, S, 3);
+    mouth (N, 4) = y0, y1, x0, x1 of a box around the lips over the clip (for metrics)."""
+
+    gt: np.ndarray
+    warped: np.ndarray
+    controls: np.ndarray
+    reference: np.ndarray
+    mouth: np.ndarray
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, **self.__dict__)
+
+    @classmethod
+    def load(cls, path: Path) -> ClipSet:
+        with np.load(path) as z:
+            return cls(**{k: z[k] for k in ("gt", "warped", "controls", "reference", "mouth")})
+
+
+def face_sources(paths: list[Path], min_face: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(framed image, landmarks) for every face of at least `min_face` px in the photos."""
+    out = []
+    with FaceMeshTracker(static_image_mode=True, max_faces=5) as tracker:
+        for path in paths:
+            image = load_image(path)
+            for face in tracker.detect(image):
+                if face.height < min_face:
+                    continue
+                framed, affine = frame_reference(image, face, "face", FRAMED)
+                out.append((framed, apply_affine(face.landmarks, affine)))
+    return out
+
+
+def _augment(rng: np.random.Generator, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
+    """Same colour change (per-channel gain, gamma) and flip for every array of one clip."""
+    gain = rng.uniform(0.8, 1.2, 3)
+    gamma = rng.uniform(0.8, 1.25)
+    flip = rng.random() < 0.5
+    out = []
+    for i, a in enumerate(arrays):
+        if i < 3:  # images; the controls (last) only flip
+            a = (255 * np.clip((a / 255.0) ** gamma * gain, 0, 1)).astype(np.uint8)
+        out.append(a[..., ::-1, :].copy() if flip else a)
+    return out, flip
+
+
+def make_clips(
+    sources: list[tuple[np.ndarray, np.ndarray]],
+    speech: Path,
+    clips_per_source: int,
+    frames: int,
+    size: int,
+    seed: int,
+    augment: bool = True,
+) -> ClipSet:
+    """`clips_per_source` clips of `frames` frames for every source face."""
+    rng = np.random.default_rng(seed)
+    audio = load_audio(speech, ANALYSIS_RATE)
+    parts: dict[str, list] = {k: [] for k in ("gt", "warped", "controls", "reference", "mouth")}
+    for image, landmarks in sources:
+        rig, warper, box = FaceRig(landmarks), FaceWarper(image, landmarks), face_box(landmarks)
+        for _ in range(clips_per_source):
+            style = ProceduralStyle(
+                mouth=rng.uniform(0.8, 2.0),
+                head=rng.uniform(0.5, 3.0),
+                blinks_per_minute=rng.uniform(15, 50),
+                brows=rng.uniform(0.5, 2.0),
+                gaze=rng.uniform(0.5, 2.0),
+            )
+            motion = procedural_motion(audio, ANALYSIS_RATE, FPS, int(rng.integers(1 << 30)), style)
+            n = motion.num_frames
+            start = int(rng.integers(0, n - frames))
+            far = [i for i in range(n) if i < start - MIN_GAP or i >= start + frames + MIN_GAP]
+            ref_index = int(rng.choice(far))
+            ref_lm = rig.landmarks(motion.values[ref_index])
+            ref_full = warper.render(ref_lm)
+            ref_warper = FaceWarper(ref_full, ref_lm)
+            targets = rig.landmarks(motion.values[start : start + frames])
+            gt = np.stack([crop(warper.render(t), box, size) for t in targets])
+            warped = np.stack([crop(ref_warper.render(t), box, size) for t in targets])
+            controls = np.stack([draw_controls(t, box, size) for t in targets])
+            reference = crop(ref_full, box, size)
+            arrays, flipped = [gt, warped, reference, controls], False
+            if augment:
+                arrays, flipped = _augment(rng, arrays)
+            boxes = [mouth_box(t, box, size) for t in targets]
+            y0, y1 = min(b[0].start for b in boxes), max(b[0].stop for b in boxes)
+            x0, x1 = min(b[1].start for b in boxes), max(b[1].stop for b in boxes)
+            if flipped:
+                x0, x1 = size - x1, size - x0
+            for key, a in zip(("gt", "warped", "reference", "controls"), arrays, strict=True):
+                parts[key].append(a)
+            parts["mouth"].append((y0, y1, x0, x1))
+    return ClipSet(**{k: np.stack(v) for k, v in parts.items()})

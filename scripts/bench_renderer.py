@@ -1,0 +1,122 @@
+"""Renderer U-Net vs diffusers' UNet3DConditionModel at equal parameters, resolution, frames.
+
+    .venv/bin/python scripts/bench_renderer.py [--size 64] [--frames 8] [--json out.json]
+
+Both get the same 12-channel input (noisy sample + 9 condition channels) and return 3
+channels. The peer uses its usual layout (cross-attention blocks at the two highest
+resolutions, a plain block at the lowest) with a single zero context token, and its widths are
+scaled until its parameter count is within a few percent of ours. Timings are interleaved and
+the median of several repeats is reported, because this machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from diffusers import UNet3DConditionModel
+
+from avatarvid.render.unet import RendererUNet
+
+CONFIGS = {  # ours: the shipped checkpoint's shape and a ~5 M parameter one
+    "shipped": dict(block_channels=(16, 32, 64), attention_levels=(False, False, True)),
+    "5M": dict(block_channels=(64, 128, 192), attention_levels=(False, False, True)),
+}
+
+
+def params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def peer(chans: tuple[int, int, int], size: int) -> UNet3DConditionModel:
+    return UNet3DConditionModel(
+        sample_size=size,
+        in_channels=12,
+        out_channels=3,
+        down_block_types=("CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "DownBlock3D"),
+        up_block_types=("UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"),
+        block_out_channels=chans,
+        layers_per_block=1,
+        norm_num_groups=8,
+        cross_attention_dim=64,
+        attention_head_dim=8,
+    )
+
+
+def matched_peer(target: int, size: int) -> UNet3DConditionModel:
+    """The peer whose parameter count is closest to `target` (widths multiples of 8)."""
+    shapes = [(w, 2 * w, m * w) for w in range(8, 129, 8) for m in (2, 3, 4)]
+    counts = {c: params(peer(c, size)) for c in shapes}
+    return peer(min(shapes, key=lambda c: abs(counts[c] - target)), size)
+
+
+def seconds(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+@torch.no_grad()
+def bench(name: str, size: int, frames: int, repeats: int) -> dict:
+    torch.manual_seed(0)
+    ours = RendererUNet(sample_size=size, **CONFIGS[name]).eval()
+    theirs = matched_peer(params(ours), size).eval()
+    x = torch.randn(1, frames, 3, size, size)
+    cond = torch.randn(1, frames, 9, size, size)
+    joined = torch.cat([x, cond], 2).permute(0, 2, 1, 3, 4).contiguous()
+    context = torch.zeros(1, 1, 64)
+    t = torch.tensor([500])
+
+    def run_ours():
+        ours(x, t, cond)
+
+    def run_theirs():
+        theirs(joined, t, context, return_dict=False)
+
+    run_ours(), run_theirs()  # warm-up
+    a, b = [], []
+    for _ in range(repeats):
+        a += seconds(run_ours, 1)
+        b += seconds(run_theirs, 1)
+    ours_s, theirs_s = statistics.median(a), statistics.median(b)
+    return {
+        "config": name,
+        "size": size,
+        "frames": frames,
+        "ours_params": params(ours),
+        "peer_params": params(theirs),
+        "peer_widths": list(theirs.config.block_out_channels),
+        "ours_s_per_frame_step": round(ours_s / frames, 4),
+        "peer_s_per_frame_step": round(theirs_s / frames, 4),
+        "speedup": round(theirs_s / ours_s, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    rows = [bench(name, args.size, args.frames, args.repeats) for name in CONFIGS]
+    print("| config | params ours / peer | s per frame-step ours / peer | ours faster by |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['config']} | {r['ours_params'] / 1e6:.2f} M / {r['peer_params'] / 1e6:.2f} M "
+            f"| {r['ours_s_per_frame_step']} / {r['peer_s_per_frame_step']} | {r['speedup']}x |"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

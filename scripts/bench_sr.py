@@ -1,0 +1,41 @@
+"""Frames per second of the SR models on this CPU (random frames; speed does not depend on
+content): x2 256 -> 512, the x4 cascade 128 -> 256 -> 512, fast and diffusion.
+
+usage: .venv/bin/python scripts/bench_sr.py [--frames 32] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from avatarvid.render.sr.upscaler import VideoUpscaler, load_sr_model
+
+
+def fps(variant: str, scale: int, frames: int, steps: int) -> float:
+    up = VideoUpscaler(load_sr_model(variant), scale, steps=steps)
+    rng = np.random.default_rng(0)
+    side = 512 // scale
+    inputs = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(frames)]
+    start = time.perf_counter()
+    done = sum(len(up.push(f)) for f in inputs) + len(up.flush())
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=4)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for variant, scale in (("fast", 2), ("fast", 4), ("diffusion", 2)):
+        frames = args.frames if variant == "fast" else max(8, args.frames // 4)
+        print(f"{variant} x{scale} -> 512 px: {fps(variant, scale, frames, args.steps):.2f} fps")
+
+
+if __name__ == "__main__":
+    main()
