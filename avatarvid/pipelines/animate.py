@@ -36,6 +36,7 @@ from avatarvid.perception.pose import (
     is_visible,
     segment_person,
 )
+from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.render.body_warp import BodyWarper
 from avatarvid.render.warp import FaceWarper
 from avatarvid.timing import StageTimer
@@ -93,14 +94,8 @@ def check_request(req: AnimateRequest) -> None:
         raise InputError(f"--fps {req.fps} must be in (0, 60]")
     if req.x264_preset not in X264_PRESETS:
         raise InputError(f"x264 preset {req.x264_preset!r} is not one of {', '.join(X264_PRESETS)}")
-    for label, path in (("image", req.image), ("driving video", req.drive), ("audio", req.audio)):
-        if path is not None and not Path(path).is_file():
-            raise InputError(f"{label} file {path} does not exist")
-    for path in (req.output, req.motion_out):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise InputError(f"output directory {Path(path).resolve().parent} does not exist")
-    if Path(req.output).suffix.lower() != ".mp4":
-        raise InputError(f"output {req.output} must end in .mp4")
+    inputs = {"image": req.image, "driving video": req.drive, "audio": req.audio}
+    check_job_paths(inputs, req.output, (req.motion_out,))
 
 
 @dataclass

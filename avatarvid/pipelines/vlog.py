@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from avatarvid.config import CONFIG_DIR, VlogConfig
-from avatarvid.errors import InputError, NoFaceError
+from avatarvid.errors import NoFaceError
 from avatarvid.media.audio import ANALYSIS_RATE, iter_audio, load_audio
 from avatarvid.media.features import num_video_frames
 from avatarvid.media.image import load_image
@@ -25,6 +25,7 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
 from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.pipelines.refine import make_refiner
 from avatarvid.render.sr.stage import SRStage
 from avatarvid.render.warp import FaceWarper
@@ -69,14 +70,8 @@ ProgressCallback = Callable[[str, float], None]
 
 def check_paths(req: VlogRequest) -> None:
     """Fail on missing inputs or output folders before any slow work starts."""
-    for label, path in (("image", req.image), ("audio", req.audio), ("motion", req.motion_in)):
-        if path is not None and not Path(path).is_file():
-            raise InputError(f"{label} file {path} does not exist")
-    for path in (req.output, req.motion_out):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise InputError(f"output directory {Path(path).resolve().parent} does not exist")
-    if Path(req.output).suffix.lower() != ".mp4":
-        raise InputError(f"output {req.output} must end in .mp4")
+    inputs = {"image": req.image, "audio": req.audio, "motion": req.motion_in}
+    check_job_paths(inputs, req.output, (req.motion_out,))
 
 
 def prepare_reference(image: np.ndarray, config: VlogConfig, face_index: int | None):
