@@ -19,7 +19,7 @@ class MotionSettings(BaseModel):
     scale either generator's head and facial-expression amplitudes."""
 
     model_config = ConfigDict(extra="forbid")
-    generator: Literal["procedural", "diffusion"] = "procedural"
+    generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "checkpoints/motion"  # diffusion: relative to the repository, or absolute
     steps: int = Field(10, ge=1, le=100)  # diffusion: DPM-Solver++ steps
     audio_guidance: float = Field(1.5, ge=0.0, le=10.0)  # diffusion: 1 = no guidance

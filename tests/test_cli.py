@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_wav
+from conftest import read_wav, write_wav
 from PIL import Image
 
 from avatarvid.cli import main
@@ -23,9 +23,24 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+SPEECH_S = 4.0  # long enough for lip-sync correlations to separate sync from chance
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, astronaut_path, short_speech) -> tuple[Path, Path]:
-    """One 2.5 s render at 128 px shared by the checks below."""
+def speech_clips(tmp_path_factory, speech_path) -> tuple[Path, Path]:
+    """The first SPEECH_S seconds of the bundled speech, and another stretch of it as long."""
+    samples, rate = read_wav(speech_path)
+    out, n = tmp_path_factory.mktemp("speech"), int(SPEECH_S * rate)
+    start = int(7.0 * rate)
+    return (
+        write_wav(out / "speech.wav", samples[:n], rate),
+        write_wav(out / "other.wav", samples[start : start + n], rate),
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, astronaut_path, speech_clips) -> tuple[Path, Path]:
+    """One SPEECH_S render at 128 px with the default (diffusion) motion, shared below."""
     out = tmp_path_factory.mktemp("render")
     video, motion = out / "talk.mp4", out / "motion.npz"
     code = main(
@@ -34,7 +49,7 @@ def rendered(tmp_path_factory, astronaut_path, short_speech) -> tuple[Path, Path
             "--image",
             str(astronaut_path),
             "--audio",
-            str(short_speech),
+            str(speech_clips[0]),
             "-o",
             str(video),
             "--size",
@@ -55,21 +70,27 @@ def test_vlog_writes_h264_aac_mp4_matching_the_audio(rendered):
     info = probe(video)
     assert (info.video_codec, info.pix_fmt, info.audio_codec) == ("h264", "yuv420p", "aac")
     assert (info.width, info.height) == (128, 128)
-    assert abs(info.duration - 2.5) <= 1 / 25 and abs(info.audio_duration - 2.5) < 0.05
+    assert abs(info.duration - SPEECH_S) <= 1 / 25
+    assert abs(info.audio_duration - SPEECH_S) < 0.05
     assert Motion.load(motion).num_frames == info.num_frames
     assert sorted(p.name for p in video.parent.iterdir()) == ["motion.npz", "talk.mp4"]
 
 
-def test_rendered_video_moves_its_mouth_with_the_speech(rendered, astronaut_path, short_speech):
+def test_rendered_video_moves_its_mouth_with_the_speech(rendered, astronaut_path, speech_clips):
     from avatarvid.evaluate.report import evaluate_talking_video
 
-    report = evaluate_talking_video(rendered[0], astronaut_path, short_speech).to_dict()
+    report = evaluate_talking_video(rendered[0], astronaut_path, speech_clips[0]).to_dict()
     assert report["face_fraction"] >= 0.99
-    assert report["lipsync_corr"] > 0.5 and abs(report["lipsync_lag_frames"]) <= 2
     assert report["identity_similarity"] > 0.5
+    assert report["phoneme_sync_corr"] > 0.4 and abs(report["phoneme_sync_lag_frames"]) <= 2
+    assert report["lipsync_corr"] > 0.4 and abs(report["lipsync_lag_frames"]) <= 2
+    # The same mouth against other speech: both measures fall to chance.
+    other = evaluate_talking_video(rendered[0], astronaut_path, speech_clips[1]).to_dict()
+    assert other["phoneme_sync_corr"] < report["phoneme_sync_corr"] - 0.25
+    assert other["lipsync_corr"] < report["lipsync_corr"] - 0.25
 
 
-def test_same_seed_same_video_and_motion_reuse(tmp_path, rendered, astronaut_path, short_speech):
+def test_same_seed_same_video_and_motion_reuse(tmp_path, rendered, astronaut_path, speech_clips):
     video, motion = rendered
     again = tmp_path / "again.mp4"
     code = main(
@@ -78,7 +99,7 @@ def test_same_seed_same_video_and_motion_reuse(tmp_path, rendered, astronaut_pat
             "--image",
             str(astronaut_path),
             "--audio",
-            str(short_speech),
+            str(speech_clips[0]),
             "-o",
             str(again),
             "--size",

@@ -246,3 +246,32 @@ def test_report_without_a_face(tmp_path: Path, astronaut: np.ndarray) -> None:
     assert report.identity_similarity is None and report.jitter is None
     assert "n/a" in report.format_table()
     assert isinstance(report, EvalReport)
+
+
+def test_phoneme_opening_follows_the_spoken_phonemes():
+    """pocketsphinx on real synthesised speech: its phones imply the mouth espeak-ng's own
+    phoneme timings imply (the ground truth), and the phones lie inside the clip, in order."""
+    from avatarvid.evaluate.phoneme_sync import phoneme_opening
+    from avatarvid.media.features import num_video_frames
+    from avatarvid.motion.espeak import Espeak
+    from avatarvid.motion.visemes import mouth_targets
+    from avatarvid.perception.phonemes import recognise_phones
+
+    utt = Espeak().synth(
+        "Please remember to buy milk, bread and seven apples.", voice="en-us+f2", rate=185
+    )
+    phones = recognise_phones(utt.audio, utt.rate)
+    duration = len(utt.audio) / utt.rate
+    assert len(phones) > 15 and {"M", "B"} & {p.name for p in phones}
+    pairs = zip(phones[:-1], phones[1:], strict=True)
+    assert all(0 <= a.start < a.end <= b.start + 1e-6 for a, b in pairs)
+    assert phones[-1].end <= duration + 0.02
+
+    n = num_video_frames(len(utt.audio), utt.rate, 25.0)
+    truth = mouth_targets(utt.phones, n, 25.0)
+    truth_opening = truth[:, 0] * (1 - truth[:, 1])
+    opening = phoneme_opening(utt.audio, utt.rate, n, 25.0)
+    assert opening.shape == (n,) and opening.min() >= 0
+    assert np.corrcoef(opening, truth_opening)[0, 1] > 0.6
+    room_tone = np.random.default_rng(0).normal(0, 1e-3, 16000).astype(np.float32)
+    assert phoneme_opening(room_tone, 16000, 25, 25.0).max() < 0.05

@@ -54,7 +54,7 @@ def register(sub) -> None:
         "--motion",
         choices=["procedural", "diffusion"],
         help="motion generator: the audio-to-motion diffusion model (checkpoints/motion) or "
-        "the procedural baseline (preset: see configs/)",
+        "the loudness-driven procedural baseline (presets: diffusion)",
     )
     m.add_argument(
         "--audio-guidance", type=float, help="diffusion: audio guidance scale (1 = off; 1.5)"

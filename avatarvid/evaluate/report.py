@@ -22,6 +22,7 @@ from avatarvid.evaluate.metrics import (
     mouth_aperture,
     speech_envelope,
 )
+from avatarvid.evaluate.phoneme_sync import phoneme_opening
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, probe
@@ -41,6 +42,8 @@ class EvalReport:
     face_fraction: float
     lipsync_corr: float | None
     lipsync_lag_frames: int | None
+    phoneme_sync_corr: float | None
+    phoneme_sync_lag_frames: int | None
     blinks_per_minute: float | None
     yaw_std_deg: float | None
     pitch_std_deg: float | None
@@ -70,6 +73,8 @@ _LABELS = {
     "face_fraction": "frames with a face",
     "lipsync_corr": "lip-sync correlation",
     "lipsync_lag_frames": "lip-sync lag (frames)",
+    "phoneme_sync_corr": "phoneme lip-sync correlation",
+    "phoneme_sync_lag_frames": "phoneme lip-sync lag (frames)",
     "blinks_per_minute": "blinks per minute",
     "yaw_std_deg": "head yaw std (deg)",
     "pitch_std_deg": "head pitch std (deg)",
@@ -87,6 +92,8 @@ _NOTES = {
     "face_fraction": "should be 1",
     "lipsync_corr": "mouth opening vs loudness at the best lag; higher is better",
     "lipsync_lag_frames": "positive = video late; 0 or +-1 is in sync",
+    "phoneme_sync_corr": "mouth opening vs what recognised phonemes call for; higher is better",
+    "phoneme_sync_lag_frames": "positive = video late",
     "blinks_per_minute": "people blink roughly 10-20 times a minute",
     "yaw_std_deg": "0 = frozen head; a few degrees looks alive",
     "pitch_std_deg": "",
@@ -172,10 +179,14 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
     has_face = np.isfinite(aperture)
     any_face = bool(has_face.any())
     corr, lag, audio_duration, diff = math.nan, None, None, None
+    phon_corr, phon_lag = math.nan, None
     if audio is not None:
         envelope = speech_envelope(audio, ANALYSIS_RATE, fps, num_frames)
         corr, best_lag = best_lag_correlation(aperture, envelope, MAX_LAG_FRAMES)
         lag = best_lag if math.isfinite(corr) else None
+        expected = phoneme_opening(audio, ANALYSIS_RATE, num_frames, fps)
+        phon_corr, best_lag = best_lag_correlation(aperture, expected, MAX_LAG_FRAMES)
+        phon_lag = best_lag if math.isfinite(phon_corr) else None
         audio_duration = len(audio) / ANALYSIS_RATE
         diff = num_frames / fps - audio_duration
     yaw, pitch, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
@@ -187,6 +198,8 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         face_fraction=float(has_face.mean()),
         lipsync_corr=_finite(corr),
         lipsync_lag_frames=lag,
+        phoneme_sync_corr=_finite(phon_corr),
+        phoneme_sync_lag_frames=phon_lag,
         blinks_per_minute=blinks if any_face else None,
         yaw_std_deg=_finite(yaw),
         pitch_std_deg=_finite(pitch),

@@ -28,7 +28,7 @@ class ProceduralStyle:
     gaze: float = 1.0
 
 
-def _lowpass(x: np.ndarray, cutoff_hz: float, fps: float) -> np.ndarray:
+def lowpass(x: np.ndarray, cutoff_hz: float, fps: float) -> np.ndarray:
     """Zero-phase low-pass: smooth without delaying the mouth behind the audio."""
     if len(x) < 16 or cutoff_hz >= fps / 2:
         return x.astype(np.float32)
@@ -51,7 +51,9 @@ def speech_activity(level_db: np.ndarray, fps: float) -> tuple[np.ndarray, np.nd
     return loud.astype(np.float32), speech
 
 
-def _noise(rng: np.random.Generator, n: int, fps: float, lo_hz: float, hi_hz: float) -> np.ndarray:
+def band_noise(
+    rng: np.random.Generator, n: int, fps: float, lo_hz: float, hi_hz: float
+) -> np.ndarray:
     """Smooth random motion: a few sinusoids of random frequency and phase, unit peak-ish."""
     t = np.arange(n) / fps
     freqs = rng.uniform(lo_hz, hi_hz, 4)
@@ -61,7 +63,7 @@ def _noise(rng: np.random.Generator, n: int, fps: float, lo_hz: float, hi_hz: fl
     return (wave / amps.sum()).astype(np.float32)
 
 
-def _blinks(rng, n: int, fps: float, per_minute: float, pauses: np.ndarray) -> np.ndarray:
+def sample_blinks(rng, n: int, fps: float, per_minute: float, pauses: np.ndarray) -> np.ndarray:
     """Blink curve in [0,1]: gamma-distributed intervals (not periodic), 100-300 ms long,
     pulled towards the start of a pause when one is near, fast close and slower opening."""
     curve = np.zeros(n, np.float32)
@@ -87,7 +89,7 @@ def _blinks(rng, n: int, fps: float, per_minute: float, pauses: np.ndarray) -> n
     return curve
 
 
-def _saccades(rng, n: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def sample_saccades(rng, n: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaze mostly at the camera with occasional glances, held for 0.3-1.5 s."""
     gx, gy = np.zeros(n, np.float32), np.zeros(n, np.float32)
     t = rng.uniform(1.0, 3.0)
@@ -97,7 +99,7 @@ def _saccades(rng, n: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
         gx[start : start + hold] = rng.uniform(-0.5, 0.5)
         gy[start : start + hold] = rng.uniform(-0.2, 0.3)
         t += hold / fps + rng.uniform(1.5, 4.5)
-    return _lowpass(gx, 6.0, fps), _lowpass(gy, 6.0, fps)
+    return lowpass(gx, 6.0, fps), lowpass(gy, 6.0, fps)
 
 
 def procedural_motion(
@@ -109,18 +111,18 @@ def procedural_motion(
     n = num_video_frames(len(audio), rate, fps)
     level = loudness_db(audio, rate, fps, n)
     loud, speech = speech_activity(level, fps)
-    active = _lowpass(speech.astype(np.float32), 4.0, fps).clip(0, 1)
+    active = lowpass(speech.astype(np.float32), 4.0, fps).clip(0, 1)
     motion = Motion.zeros(n, fps)
 
     # Mouth: the jaw follows loudness (syllables show as loudness peaks); lips close in pauses.
-    jaw = _lowpass(loud**0.8, 9.0, fps).clip(0, 1)
+    jaw = lowpass(loud**0.8, 9.0, fps).clip(0, 1)
     motion["jaw_open"] = style.mouth * 0.6 * jaw * active
     motion["lip_close"] = style.mouth * 0.9 * (1.0 - active) + 0.4 * (1 - jaw) * active
     bands = band_energies_db(audio, rate, fps, n, [(200.0, 1000.0), (1200.0, 3500.0)])
     spread = bands[:, 1] - bands[:, 0]
     if speech.sum() > 3:
         spread = (spread - spread[speech].mean()) / (spread[speech].std() + 1e-6)
-    spread = _lowpass(np.where(speech, spread, 0.0), 6.0, fps)
+    spread = lowpass(np.where(speech, spread, 0.0), 6.0, fps)
     rounded = np.clip(-spread, 0, 2) * active
     motion["lip_funnel"] = style.mouth * 0.25 * rounded
     motion["lip_pucker"] = style.mouth * 0.15 * rounded
@@ -130,27 +132,29 @@ def procedural_motion(
 
     # Eyes: blinks, gaze glances.
     pause_onsets = np.diff(speech.astype(np.int8), prepend=0) < 0
-    blink = _blinks(rng, n, fps, style.blinks_per_minute, pause_onsets)
+    blink = sample_blinks(rng, n, fps, style.blinks_per_minute, pause_onsets)
     motion["blink_l"] = blink
     motion["blink_r"] = blink * rng.uniform(0.95, 1.0)
-    gx, gy = _saccades(rng, n, fps)
+    gx, gy = sample_saccades(rng, n, fps)
     motion["gaze_x"], motion["gaze_y"] = style.gaze * gx, style.gaze * gy
 
     # Brows lift on emphasised (loudest) syllables.
     emphasis = np.clip((jaw - np.percentile(jaw, 85)) * 4, 0, 1) if n > 1 else jaw * 0
-    brows = _lowpass(emphasis, 2.0, fps).clip(0, 1)
+    brows = lowpass(emphasis, 2.0, fps).clip(0, 1)
     motion["brow_inner_up"] = style.brows * 0.35 * brows
     motion["brow_outer_up_l"] = style.brows * 0.25 * brows
     motion["brow_outer_up_r"] = style.brows * 0.25 * brows
 
     # Head: slow drift whose amplitude grows with speech, nods on emphasis, breathing at rest.
-    energy = 0.4 + 0.6 * _lowpass(active, 0.5, fps)
+    energy = 0.4 + 0.6 * lowpass(active, 0.5, fps)
     breathing = np.sin(2 * np.pi * 0.25 * np.arange(n) / fps)
     motion["head_pitch"] = style.head * (
-        0.05 * energy * _noise(rng, n, fps, 0.1, 0.5) + 0.04 * _lowpass(jaw - jaw.mean(), 2.5, fps)
+        0.05 * energy * band_noise(rng, n, fps, 0.1, 0.5)
+        + 0.04 * lowpass(jaw - jaw.mean(), 2.5, fps)
     )
-    motion["head_yaw"] = style.head * 0.08 * energy * _noise(rng, n, fps, 0.05, 0.35)
-    motion["head_roll"] = style.head * 0.035 * energy * _noise(rng, n, fps, 0.05, 0.3)
-    motion["head_tx"] = style.head * 0.03 * _noise(rng, n, fps, 0.05, 0.2)
-    motion["head_ty"] = style.head * (0.015 * _noise(rng, n, fps, 0.05, 0.2) + 0.006 * breathing)
+    motion["head_yaw"] = style.head * 0.08 * energy * band_noise(rng, n, fps, 0.05, 0.35)
+    motion["head_roll"] = style.head * 0.035 * energy * band_noise(rng, n, fps, 0.05, 0.3)
+    motion["head_tx"] = style.head * 0.03 * band_noise(rng, n, fps, 0.05, 0.2)
+    head_ty = 0.015 * band_noise(rng, n, fps, 0.05, 0.2) + 0.006 * breathing
+    motion["head_ty"] = style.head * head_ty
     return motion.clipped()

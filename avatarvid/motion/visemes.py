@@ -16,7 +16,7 @@ import numpy as np
 
 from avatarvid.media.features import loudness_db, num_video_frames
 from avatarvid.motion.espeak import Phone
-from avatarvid.motion.procedural import _blinks, _lowpass, _noise, _saccades
+from avatarvid.motion.procedural import band_noise, lowpass, sample_blinks, sample_saccades
 from avatarvid.motion.schema import Motion
 
 MOUTH_CHANNELS = (
@@ -101,6 +101,16 @@ _VOWELS: dict[str, Viseme] = {
     "u": Viseme(jaw=0.12, funnel=0.45, pucker=0.8),
 }
 _PAUSES = ("_", "_:", "_!", "_^_", "||", "|")
+
+
+# pocketsphinx's ARPAbet -> espeak-ng mnemonics, so recognised speech uses the same visemes.
+ARPABET_TO_ESPEAK = {
+    "AA": "A:", "AE": "a", "AH": "V", "AO": "O:", "AW": "aU", "AY": "aI", "B": "b", "CH": "tS",
+    "D": "d", "DH": "D", "EH": "E", "ER": "3:", "EY": "eI", "F": "f", "G": "g", "HH": "h",
+    "IH": "I", "IY": "i:", "JH": "dZ", "K": "k", "L": "l", "M": "m", "N": "n", "NG": "N",
+    "OW": "oU", "OY": "OI", "P": "p", "R": "r", "S": "s", "SH": "S", "T": "t", "TH": "T",
+    "UH": "U", "UW": "u:", "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "Z", "SIL": "_",
+}  # fmt: skip
 
 
 def _vowel_parts(name: str) -> list[Viseme] | None:
@@ -207,13 +217,13 @@ def motion_targets(
     for k, name in enumerate(MOUTH_CHANNELS):
         motion[name] = mouth[:, k]
     pauses = pause_mask(phones, n, fps)
-    speaking = _lowpass((~pauses).astype(np.float32), 1.5, fps).clip(0, 1)
+    speaking = lowpass((~pauses).astype(np.float32), 1.5, fps).clip(0, 1)
 
     onsets = np.diff(pauses.astype(np.int8), prepend=0) > 0
-    blink = _blinks(rng, n, fps, rng.uniform(10.0, 24.0), onsets)
+    blink = sample_blinks(rng, n, fps, rng.uniform(10.0, 24.0), onsets)
     motion["blink_l"] = blink
     motion["blink_r"] = blink * rng.uniform(0.95, 1.0)
-    gx, gy = _saccades(rng, n, fps)
+    gx, gy = sample_saccades(rng, n, fps)
     motion["gaze_x"], motion["gaze_y"] = gx * rng.uniform(0.5, 1.2), gy
 
     # Stressed vowels: local loudness maxima among vowel centres.
@@ -222,27 +232,27 @@ def motion_targets(
         i = int(round((ph.start + ph.end) / 2 * fps))
         if is_vowel(ph.name) and 0 <= i < n and stress[i] > 0.75:
             emphasis[i] = stress[i]
-    nods = _lowpass(np.convolve(emphasis, np.hanning(7), mode="same"), 3.0, fps)
+    nods = lowpass(np.convolve(emphasis, np.hanning(7), mode="same"), 3.0, fps)
     ending = np.zeros(n, np.float32)
     if question:
         speech_frames = np.flatnonzero(~pauses)
         if len(speech_frames):
             last = speech_frames[-1]
             ending[max(0, last - int(0.6 * fps)) : last + int(0.4 * fps)] = 1.0
-            ending = _lowpass(ending, 2.0, fps)
+            ending = lowpass(ending, 2.0, fps)
     head = rng.uniform(0.6, 1.4)
     energy = 0.35 + 0.65 * speaking
     motion["head_pitch"] = head * (
-        0.05 * energy * _noise(rng, n, fps, 0.1, 0.5) + 0.05 * nods - 0.03 * ending
+        0.05 * energy * band_noise(rng, n, fps, 0.1, 0.5) + 0.05 * nods - 0.03 * ending
     )
-    motion["head_yaw"] = head * 0.08 * energy * _noise(rng, n, fps, 0.05, 0.35)
+    motion["head_yaw"] = head * 0.08 * energy * band_noise(rng, n, fps, 0.05, 0.35)
     motion["head_roll"] = head * (
-        0.035 * energy * _noise(rng, n, fps, 0.05, 0.3) + rng.choice([-1, 1]) * 0.04 * ending
+        0.035 * energy * band_noise(rng, n, fps, 0.05, 0.3) + rng.choice([-1, 1]) * 0.04 * ending
     )
-    motion["head_tx"] = head * 0.03 * _noise(rng, n, fps, 0.05, 0.2)
+    motion["head_tx"] = head * 0.03 * band_noise(rng, n, fps, 0.05, 0.2)
     breathing = np.sin(2 * np.pi * 0.25 * np.arange(n) / fps + rng.uniform(0, 2 * np.pi))
-    motion["head_ty"] = head * (0.015 * _noise(rng, n, fps, 0.05, 0.2) + 0.006 * breathing)
-    brows = np.clip(_lowpass(np.convolve(emphasis, np.hanning(9), mode="same"), 2.0, fps), 0, 1)
+    motion["head_ty"] = head * (0.015 * band_noise(rng, n, fps, 0.05, 0.2) + 0.006 * breathing)
+    brows = np.clip(lowpass(np.convolve(emphasis, np.hanning(9), mode="same"), 2.0, fps), 0, 1)
     brows = np.clip(0.6 * brows + 0.8 * ending, 0, 1)
     motion["brow_inner_up"] = 0.35 * brows
     motion["brow_outer_up_l"] = 0.25 * brows
