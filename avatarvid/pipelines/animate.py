@@ -177,17 +177,21 @@ class _BodyRenderer:
         self.joints = with_virtual_joints(track.pose)
 
     def __call__(self, index: int, face_motion: np.ndarray) -> np.ndarray:
-        map_x, map_y, coverage = self.body.render_map(self.retarget(self.joints[index]))
-        if self.face is not None:
-            warper, rig = self.face
-            values = face_motion.copy()
-            values[_BODY_FACE_ZEROED] = 0.0
-            fx, fy = warper.render_map(rig.landmarks(values))
-            map_x, map_y = (
+        joints = self.retarget(self.joints[index])
+        if self.face is None:
+            return self.body.render(joints)
+        warper, rig = self.face
+        values = face_motion.copy()
+        values[_BODY_FACE_ZEROED] = 0.0
+        fx, fy = warper.render_map(rig.landmarks(values))
+
+        def through_face(map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (
                 cv2.remap(fx, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
                 cv2.remap(fy, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
             )
-        return self.body.composite(map_x, map_y, coverage)
+
+        return self.body.render(joints, through_face)
 
 
 class _FaceRenderer:

@@ -1,15 +1,23 @@
 """Body renderer: the segmented person of the reference photo, skinned to its skeleton and
 posed by a target skeleton, over a background plate with the person inpainted away.
 
-A triangle mesh covers the person's mask; every vertex is attached to its nearest bones with
-Gaussian weights on the distance to each bone segment, and is moved by the weighted blend of
-the bones' affine transforms (linear blend skinning). A bone's transform rotates it about its
-parent joint onto the target direction and scales it along its own axis only (foreshortening
-without fattening the limb). The photo is then sampled through the mesh's backward map, and
-the background plate (inpainted once) shows wherever the person moved away.
+The person's pixels are split into parts (body = torso and head, each arm, each leg) by their
+nearest bone, and every part gets its own triangle mesh over its own pixels only. One mesh
+over the whole silhouette would bridge the gap between an arm and the torso with triangles
+that stretch into "batwings" when the arm lifts, smearing the sleeve over the background and
+moving the torso's outline. Within a part, each vertex is attached to the part's bones and the
+torso with softmax weights on the distance to each (linear blend skinning), so the shoulder
+and hip seams bend smoothly. A bone's transform rotates it about its parent joint onto the
+target direction and scales it along its own axis only (foreshortening without fattening).
+Parts are drawn back to front (legs, body, arms) over the background plate (inpainted once),
+each with its own alpha, and the body's alpha reaches a little under the limbs so a turning
+joint never opens a crack.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,9 +27,9 @@ from avatarvid.motion.retarget import BONES, NECK, ROOT, torso_length
 from avatarvid.perception.pose import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 from avatarvid.render.raster import TriangleWarpMap
 
-# The torso is one rigid-ish piece (an affine fitted to shoulders and hips) that owns every
-# vertex inside its quadrilateral; limbs and the head (neck bone: mid-shoulder to nose) are
-# bones. Face-feature bones (nose to eyes, ears, mouth) are too short to skin with.
+# The torso is one rigid-ish piece (an affine fitted to shoulders and hips); limbs and the
+# head (neck bone: mid-shoulder to nose) are bones. Face-feature bones (nose to eyes, ears,
+# mouth) are too short to skin with.
 TORSO_QUAD = (L_SHOULDER, R_SHOULDER, R_HIP, L_HIP)
 _TORSO_BONES = {(ROOT, NECK), (ROOT, L_HIP), (ROOT, R_HIP), (NECK, L_SHOULDER), (NECK, R_SHOULDER)}
 SKIN_BONES = tuple(
@@ -29,7 +37,16 @@ SKIN_BONES = tuple(
     for p, c in BONES
     if (p, c) not in _TORSO_BONES and p not in range(0, 11) and c not in range(1, 11)
 )
-_ARM_JOINTS = frozenset((13, 14, 15, 16, 17, 18, 19, 20, 21, 22))
+# Parts in drawing order (back to front), each named by the child joints of its bones; the
+# body part holds the torso and every bone not listed (the head).
+PARTS = (
+    ("left leg", frozenset((25, 27, 29, 31))),
+    ("right leg", frozenset((26, 28, 30, 32))),
+    ("body", frozenset()),
+    ("left arm", frozenset((13, 15, 17, 19, 21))),
+    ("right arm", frozenset((14, 16, 18, 20, 22))),
+)
+_BODY = 2
 _MESH_STEP = 1 / 40  # vertex spacing relative to the image's long side
 # Skinning weights are a softmax of minus the distance to each part over this fraction of the
 # torso length: nearly rigid parts, blended only where two parts are about equally near.
@@ -61,11 +78,18 @@ def _quad_distance(points: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """Distance of each point to the quadrilateral (0 inside)."""
     edges = [_segment_distance(points, quad[i], quad[(i + 1) % 4]) for i in range(4)]
     dist = np.min(edges, axis=0)
-    inside = np.array(
-        [cv2.pointPolygonTest(quad.astype(np.float32), (float(x), float(y)), False) >= 0
-         for x, y in points]
-    )  # fmt: skip
+    path = cv2.convexHull(quad.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    inside = np.ones(len(points), bool)
+    for i in range(len(path)):  # a convex polygon: inside = on the same side of every edge
+        a, b = path[i], path[(i + 1) % len(path)]
+        cross = (b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0])
+        inside &= cross * _orientation(path) >= 0
     return np.where(inside, 0.0, dist)
+
+
+def _orientation(path: np.ndarray) -> float:
+    x, y = path[:, 0], path[:, 1]
+    return float(np.sign(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) or 1.0)
 
 
 def _torso_affine(rest: np.ndarray, pose: np.ndarray) -> np.ndarray:
@@ -91,6 +115,39 @@ def _bone_affines(rest: np.ndarray, pose: np.ndarray, bones: list[tuple[int, int
     return out
 
 
+def _mesh(region: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vertices (a grid plus the outline) and triangles covering the binary `region`."""
+    h, w = region.shape
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    grid = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    grid = grid[region[grid[:, 1].astype(int), grid[:, 0].astype(int)] > 0]
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    edge = [c[:: max(1, step // 2), 0] for c in contours if len(c) > 2]
+    points = np.unique(np.vstack([grid, *edge]).astype(np.float64), axis=0)
+    if len(points) < 3 or np.linalg.matrix_rank(points[1:] - points[0]) < 2:
+        return None
+    triangles = Delaunay(points).simplices
+    centre = points[triangles].mean(axis=1).astype(int)
+    keep = region[centre[:, 1].clip(0, h - 1), centre[:, 0].clip(0, w - 1)] > 0
+    return points, triangles[keep]
+
+
+@dataclass
+class _Layer:
+    """One part: its mesh (indices into the warper's vertices) and its alpha in the photo."""
+
+    part: int
+    vertices: np.ndarray  # (V,) indices
+    triangles: np.ndarray  # (F, 3) indices into this layer's vertices
+    warp: TriangleWarpMap
+    alpha: np.ndarray  # (H, W) float32
+
+
+# An optional map composed after the body's: (map_x, map_y) into the posed photo -> the same
+# into the photo (the face warp in animate).
+SourceMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 class BodyWarper:
     """Poses the person of `image` (mask `person`, skeleton `joints` (35, 2)) by skeletons."""
 
@@ -101,41 +158,60 @@ class BodyWarper:
         self.shape = person.shape
         self.rest = np.asarray(joints, dtype=np.float64)
         self.plate = background_plate(image, person)
-        self.alpha = person.astype(np.float32)
         self.bones = [(p, c) for p, c in SKIN_BONES if np.isfinite(self.rest[[p, c]]).all()]
-        self.vertices, triangles = self._mesh(person)
-        self.weights = self._skin_weights(self.vertices)
-        self._tris = triangles
-        self._map = TriangleWarpMap(triangles, self.vertices, self.shape)
-        arm = np.array([0.0] + [c in _ARM_JOINTS for _, c in self.bones], dtype=np.float64)
-        # Arms are drawn over the torso where they cross it.
-        self._depth = 1.0 - self.weights @ arm
-
-    def _mesh(self, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = self.shape
-        step = max(4, round(_MESH_STEP * max(h, w)))
-        inside = (person > _MASK_LEVEL).astype(np.uint8)
-        region = cv2.dilate(inside, np.ones((step, step), np.uint8))
-        ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
-        grid = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-        grid = grid[region[grid[:, 1].astype(int), grid[:, 0].astype(int)] > 0]
-        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        edge = [c[:: max(1, step // 2), 0] for c in contours if len(c) > 2]
-        points = np.vstack([grid, *edge]).astype(np.float64) if edge else grid
-        if len(points) < 3:
+        # Part of each candidate (torso first, then the bones).
+        self._part = np.array([_BODY] + [_part_of(c) for _, c in self.bones])
+        labels = self._label_pixels(person)
+        step = max(4, round(_MESH_STEP * max(self.shape)))
+        vertices, self.layers = [], []
+        count = 0
+        for part in range(len(PARTS)):
+            own = ((labels == part) & (person > _MASK_LEVEL)).astype(np.uint8)
+            if not own.any():
+                continue
+            mesh = _mesh(cv2.dilate(own, np.ones((step, step), np.uint8)), step)
+            if mesh is None:
+                continue
+            points, triangles = mesh
+            # The body's alpha reaches under the limbs' roots: no crack opens at a turning
+            # joint; the limbs, drawn on top, cover it where they are.
+            grow = step // 2 if part == _BODY else 1
+            alpha = cv2.dilate(own, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+            alpha = cv2.GaussianBlur(alpha.astype(np.float32), (3, 3), 0) * person
+            index = np.arange(count, count + len(points))
+            warp = TriangleWarpMap(triangles, points, self.shape)
+            self.layers.append(_Layer(part, index, triangles, warp, alpha))
+            vertices.append(points)
+            count += len(points)
+        if not self.layers:
             raise ValueError("the person mask is too small to mesh")
-        points = np.unique(points, axis=0)
-        triangles = Delaunay(points).simplices
-        centre = points[triangles].mean(axis=1).astype(int)
-        keep = region[centre[:, 1].clip(0, h - 1), centre[:, 0].clip(0, w - 1)] > 0
-        return points, triangles[keep]
+        self.vertices = np.vstack(vertices)
+        self.weights = np.vstack(
+            [self._skin_weights(self.vertices[la.vertices], la.part) for la in self.layers]
+        )
 
-    def _skin_weights(self, vertices: np.ndarray) -> np.ndarray:
-        dist = np.stack(
-            [_quad_distance(vertices, self.rest[list(TORSO_QUAD)])]
-            + [_segment_distance(vertices, self.rest[p], self.rest[c]) for p, c in self.bones],
+    def _distances(self, points: np.ndarray) -> np.ndarray:
+        """(N, 1 + B) distance of each point to the torso quad and to each bone."""
+        return np.stack(
+            [_quad_distance(points, self.rest[list(TORSO_QUAD)])]
+            + [_segment_distance(points, self.rest[p], self.rest[c]) for p, c in self.bones],
             1,
         )
+
+    def _label_pixels(self, person: np.ndarray) -> np.ndarray:
+        """(H, W) part index of every person pixel (by its nearest bone), -1 elsewhere."""
+        labels = np.full(self.shape, -1, np.int8)
+        ys, xs = np.nonzero(person > 0.05)
+        if len(ys):
+            dist = self._distances(np.stack([xs, ys], 1).astype(np.float64))
+            labels[ys, xs] = self._part[np.argmin(dist, axis=1)]
+        return labels
+
+    def _skin_weights(self, vertices: np.ndarray, part: int) -> np.ndarray:
+        """Weights over (torso, bones...) for the vertices of one part: the part's own bones
+        and the torso only, so no vertex follows a limb it is not on."""
+        dist = self._distances(vertices)
+        dist[:, (self._part != part) & (np.arange(len(self._part)) > 0)] = np.inf
         dist -= dist.min(axis=1, keepdims=True)
         weights = np.exp(-dist / (_BLEND * torso_length(self.rest)))
         cut = np.sort(weights, axis=1)[:, -_TOP_BONES][:, None]
@@ -148,28 +224,39 @@ class BodyWarper:
         blended = np.einsum("vb,bij->vij", self.weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], self.vertices) + blended[:, :, 2]
 
-    def render_map(self, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(map_x, map_y, coverage): backward maps into the photo for the posed person and
-        the (H, W) float32 mask of output pixels the posed mesh covers."""
+    def render(self, joints: np.ndarray, source_map: SourceMap | None = None) -> np.ndarray:
+        """(H, W, 3) uint8: the person posed by `joints` over the background plate, each
+        part sampled from the photo through its mesh (then through `source_map`, if given)."""
         h, w = self.shape
-        map_y, map_x = np.mgrid[0:h, 0:w].astype(np.float32)
+        out = self.plate.astype(np.float32)
         target = self.pose_vertices(joints)
-        found = self._map(target, self._depth)
-        if found is not None:
-            roi, mx, my = found
-            map_x[roi], map_y[roi] = mx, my
-        coverage = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(coverage, list(np.round(target[self._tris]).astype(np.int32)), 1)
-        return map_x, map_y, coverage.astype(np.float32)
+        for layer in self.layers:
+            posed = target[layer.vertices]
+            found = layer.warp(posed)
+            if found is None:  # the part did not move: identity maps over its box
+                x0, y0 = np.clip(np.floor(posed.min(axis=0)).astype(int), 0, [w - 1, h - 1])
+                x1, y1 = np.clip(np.ceil(posed.max(axis=0)).astype(int), 0, [w - 1, h - 1])
+                roi = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+                map_y, map_x = np.mgrid[roi].astype(np.float32)
+            else:
+                roi, map_x, map_y = found
+            origin = np.array([roi[1].start, roi[0].start])
+            coverage = np.zeros(map_x.shape, np.uint8)
+            tris = np.round(posed[layer.triangles] - origin).astype(np.int32)
+            cv2.fillPoly(coverage, list(tris), 1)
+            if source_map is not None:
+                map_x, map_y = source_map(map_x, map_y)
+            colour = cv2.remap(
+                self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
+            alpha = cv2.remap(layer.alpha, map_x, map_y, cv2.INTER_LINEAR) * coverage
+            a = alpha[..., None]
+            out[roi] = out[roi] * (1.0 - a) + colour * a
+        return (out + 0.5).astype(np.uint8)
 
-    def composite(self, map_x: np.ndarray, map_y: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8: the photo sampled through the maps, over the background plate."""
-        person = cv2.remap(
-            self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
-        alpha = cv2.remap(self.alpha, map_x, map_y, cv2.INTER_LINEAR) * coverage
-        a = alpha[..., None]
-        return (person * a + self.plate * (1.0 - a) + 0.5).astype(np.uint8)
 
-    def render(self, joints: np.ndarray) -> np.ndarray:
-        return self.composite(*self.render_map(joints))
+def _part_of(child: int) -> int:
+    for k, (_, joints) in enumerate(PARTS):
+        if child in joints:
+            return k
+    return _BODY
