@@ -19,6 +19,7 @@ from avatarvid.render.sr.degrade import Degradation, h264, jpeg
 from avatarvid.render.sr.model import SRNet, bicubic
 from avatarvid.render.sr.sampling import super_resolve
 from avatarvid.render.sr.stage import SRStage
+from avatarvid.render.sr.temporal import StaticHold
 from avatarvid.render.sr.upscaler import VideoUpscaler, load_sr_model, stages_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,39 +85,49 @@ def test_windows_keep_every_frame_in_order(n):
     """Per-frame model: windowed streaming must equal processing each frame on its own."""
     model = _randomised(SRNet(channels=8, num_blocks=2), temporal=False)
     frames = _frames(n)
-    out = _stream(VideoUpscaler(model, 2, window=4, overlap=2), frames)
+    out = _stream(VideoUpscaler(model, 2, window=4), frames)
     assert len(out) == n
     for frame, got in zip(frames, out, strict=True):
-        single = VideoUpscaler(model, 2, window=4, overlap=2)
+        single = VideoUpscaler(model, 2, window=4)
         assert np.abs(got.astype(int) - _stream(single, [frame])[0]).max() <= 1
 
 
-def test_overlapping_windows_are_cross_faded():
-    model = _randomised(SRNet(channels=8, num_blocks=2), temporal=True)
-    frames = _frames(6)
-    out = _stream(VideoUpscaler(model, 2, window=4, overlap=2), frames)
-
-    def run(chunk):
-        x = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).float() / 255
-        return super_resolve(model, x, len(chunk)).permute(0, 2, 3, 1).numpy() * 255
-
-    first, second = run(frames[:4]), run(frames[2:])
-    expected = [
-        first[0],
-        first[1],
-        first[2] * 2 / 3 + second[0] / 3,
-        first[3] / 3 + second[1] * 2 / 3,
-        second[2],
-        second[3],
-    ]
-    assert np.abs(first[2] - second[0]).max() > 1  # the two windows really disagree there
-    for got, want in zip(out, expected, strict=True):
+@pytest.mark.parametrize("n", [2, 4, 5, 9, 12])
+def test_windows_with_temporal_context_equal_the_whole_clip(n):
+    """Windows share 2r frames and keep only those with r neighbours each side: the stream
+    is the whole clip in one pass, so there is nothing to seam."""
+    model = _randomised(SRNet(channels=8, num_blocks=4), temporal=True)
+    assert model.temporal_radius == 2
+    frames = _frames(n)
+    out = _stream(VideoUpscaler(model, 2, window=5), frames)
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+    whole = super_resolve(model, x, n).permute(0, 2, 3, 1).numpy() * 255
+    assert len(out) == n
+    for got, want in zip(out, whole, strict=True):
         assert np.abs(got.astype(float) - want).max() <= 0.51
+    # the frames do mix: a window that cut the context short would differ
+    cut = super_resolve(model, x[:2], 2).permute(0, 2, 3, 1).numpy() * 255
+    assert n == 2 or np.abs(cut[1] - whole[1]).max() > 1
+    with pytest.raises(ValueError, match="window"):
+        VideoUpscaler(model, 2, window=4)
+
+
+def test_static_hold_keeps_output_where_the_input_did_not_change():
+    hold = StaticHold()
+    low = _frames(1, 8, 16)[0]
+    first, second = np.full((16, 32, 3), 100.0), np.full((16, 32, 3), 110.0)
+    np.testing.assert_array_equal(hold(low, first), first)  # nothing to hold on to yet
+    np.testing.assert_allclose(hold(low, second), first)  # same input: previous output kept
+    moved = low.copy()
+    moved[:, 12:] = 255 - moved[:, 12:]  # the right quarter changes a lot
+    out = hold(moved, np.full((16, 32, 3), 120.0))
+    np.testing.assert_allclose(out[:, :8], 100.0, atol=1e-3)  # far from the change: held
+    np.testing.assert_allclose(out[:, 26:], 120.0, atol=1e-3)  # moved: the new output
 
 
 def test_x4_is_two_x2_stages_and_bad_scales_are_refused():
     model = _randomised(SRNet(channels=8, num_blocks=2), temporal=True)
-    out = _stream(VideoUpscaler(model, 4, window=3, overlap=1), _frames(4, 8, 10))
+    out = _stream(VideoUpscaler(model, 4, window=3), _frames(4, 8, 10))
     assert [f.shape for f in out] == [(32, 40, 3)] * 4
     assert stages_for(2) == 1 and stages_for(4) == 2
     with pytest.raises(InputError, match="scale 3"):

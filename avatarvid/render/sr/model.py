@@ -48,9 +48,12 @@ class SRBlock(nn.Module):
         self.temporal = TemporalConv(channels) if temporal else None
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, num_frames: int) -> torch.Tensor:
-        h = F.relu(self.conv1(x) + self.temb(temb)[:, :, None, None])
-        x = x + self.conv2(h)
-        return x if self.temporal is None else self.temporal(x, num_frames)
+        # In-place adds: each full-resolution temporary costs as much memory traffic as a conv.
+        h = self.conv1(x)
+        h += self.temb(temb)[:, :, None, None]
+        y = self.conv2(F.relu_(h))
+        y += x
+        return y if self.temporal is None else self.temporal(y, num_frames)
 
 
 class SRNet(ModelMixin, ConfigMixin):
@@ -83,14 +86,20 @@ class SRNet(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
+    @property
+    def temporal_radius(self) -> int:
+        """How many frames on each side one pass of the network can see."""
+        return sum(
+            b.temporal.conv.kernel_size[0] // 2 for b in self.blocks if b.temporal is not None
+        )
+
     def guide_features(
-        self, lr: torch.Tensor, guide: torch.Tensor | None, mask: torch.Tensor | None
+        self, lr: torch.Tensor, guide: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """(N, 3*s*s + 4, h, w): guide detail and disagreement on the low-res grid, masked."""
+        """(N, 3*s*s + 4, h, w): guide detail and disagreement on the low-res grid, masked.
+        Without a guide these channels would all be zero (`forward` skips them)."""
         s = self.config.scale
         n, _, h, w = lr.shape
-        if guide is None:
-            return lr.new_zeros(n, 3 * s * s + 4, h, w)
         if mask is None:
             mask = lr.new_ones(n, 1, h, w)
         small = area_down(guide, s)
@@ -117,8 +126,12 @@ class SRNet(ModelMixin, ConfigMixin):
         cfg = self.config
         n = lr.shape[0]
         parts = [lr - 0.5]
-        if cfg.guided:
+        weight = self.conv_in.weight
+        if cfg.guided and guide is not None:
             parts.append(self.guide_features(lr, guide, mask))
+        elif cfg.guided:  # all-zero guide channels: skip them instead of convolving zeros
+            guide_channels = 3 * cfg.scale * cfg.scale + 4
+            weight = torch.cat([weight[:, :3], weight[:, 3 + guide_channels :]], dim=1)
         if cfg.diffusion:
             if noisy is None or timestep is None:
                 raise ValueError("the diffusion variant needs `noisy` and `timestep`")
@@ -127,7 +140,9 @@ class SRNet(ModelMixin, ConfigMixin):
         t = timestep.to(lr.dtype).expand(n) if timestep is not None else zeros
         aug = aug_level.to(lr.dtype).expand(n) * 1000 if aug_level is not None else zeros
         temb = F.silu(self.time_embed(t) + self.aug_embed(aug))
-        h = F.relu(self.conv_in(torch.cat(parts, dim=1)))
+        # channels_last: oneDNN's convolutions run about 2x faster on it than on NCHW here.
+        x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
+        h = F.relu_(F.conv2d(x, weight, self.conv_in.bias, padding=1))
         for block in self.blocks:
             h = block(h, temb, num_frames)
-        return F.pixel_shuffle(self.conv_out(h), cfg.scale)
+        return F.pixel_shuffle(self.conv_out(h), cfg.scale).contiguous()

@@ -1,8 +1,13 @@
-"""Stream a video through the SR cascade in overlapping windows (memory flat in length).
+"""Stream a video through the SR cascade in windows (memory flat in length).
 
-Frames are pushed one at a time; every `window` frames the cascade (x2 per stage) runs on
-the window, and consecutive windows share `overlap` frames whose two results are
-cross-faded linearly, so there is no seam where one window's temporal context ends.
+Frames are pushed one at a time; every `window` frames the cascade (x2 per stage) runs on the
+window. A frame's output depends on its neighbours only within the network's temporal radius
+r (one frame per temporal layer), so consecutive windows share 2r frames and each window
+keeps only the frames that had r real neighbours on both sides: for the one-pass network the
+stream equals processing the whole video at once, so window boundaries cannot show. (The
+diffusion variant's steps widen its reach and its noise is drawn per window: there it is an
+approximation.) A larger window wastes fewer frames on context; 16 keeps memory small.
+Emitted frames pass, in order, through a motion-adaptive temporal hold (`temporal.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import torch
 from avatarvid.errors import CheckpointError, InputError
 from avatarvid.render.sr.model import SRNet
 from avatarvid.render.sr.sampling import super_resolve
+from avatarvid.render.sr.temporal import StaticHold
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints" / "sr"
 SCALES = (2, 4)
@@ -52,20 +58,16 @@ class VideoUpscaler:
     """
 
     def __init__(
-        self,
-        model: SRNet | None,
-        scale: int,
-        window: int = 8,
-        overlap: int = 2,
-        steps: int = 4,
-        seed: int = 0,
+        self, model: SRNet | None, scale: int, window: int = 16, steps: int = 4, seed: int = 0
     ):
-        if not 0 <= overlap < window:
-            raise ValueError(f"need 0 <= overlap < window, got {overlap}, {window}")
         self.model, self.scale, self.stages = model, scale, stages_for(scale)
-        self.window, self.overlap, self.steps, self.seed = window, overlap, steps, seed
+        self.context = 0 if model is None else model.temporal_radius
+        if window <= 2 * self.context:
+            raise ValueError(f"window {window} must exceed twice the temporal radius")
+        self.window, self.steps, self.seed = window, steps, seed
         self._inputs: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
-        self._tail: list[np.ndarray] = []  # float results of the first inputs, to cross-fade
+        self._head = 0  # leading buffered inputs already emitted (left context only)
+        self._hold = StaticHold()
 
     def push(
         self, frame: np.ndarray, guide: np.ndarray | None = None, mask: np.ndarray | None = None
@@ -77,27 +79,31 @@ class VideoUpscaler:
         self._inputs.append((frame, guide, mask))
         if len(self._inputs) < self.window:
             return []
-        return self._emit(self._run(), final=False)
+        return self._emit(final=False)
 
     def flush(self) -> list[np.ndarray]:
-        if self.model is None or not self._inputs:
+        if self.model is None or len(self._inputs) == self._head:
+            self._inputs, self._head = [], 0
             return []
-        if len(self._inputs) == len(self._tail):  # nothing new since the last window
-            out = [_to_uint8(f) for f in self._tail]
-            self._inputs, self._tail = [], []
-            return out
-        return self._emit(self._run(), final=True)
+        return self._emit(final=True)
 
-    def _emit(self, results: np.ndarray, final: bool) -> list[np.ndarray]:
-        k = len(self._tail)
-        for j, previous in enumerate(self._tail):
-            w = (j + 1) / (k + 1)
-            results[j] = (1 - w) * previous + w * results[j]
-        keep = 0 if final else self.overlap
-        done = len(results) - keep
-        self._tail = list(results[done:])
-        self._inputs = self._inputs[done:]
-        return [_to_uint8(f) for f in results[:done]]
+    def _emit(self, final: bool) -> list[np.ndarray]:
+        """Run the window; emit the frames whose temporal context was complete."""
+        c = self.context
+        results = self._run()
+        stop = len(results) if final else len(results) - c
+        out = [
+            _to_uint8(self._hold(frame, result))
+            for (frame, _, _), result in zip(
+                self._inputs[self._head : stop], results[self._head : stop], strict=True
+            )
+        ]
+        keep = 0 if final else 2 * c  # c emitted frames as left context + c still pending
+        self._inputs = self._inputs[len(self._inputs) - keep :] if keep else []
+        self._head = 0 if final else c
+        if final:
+            self._hold = StaticHold()
+        return out
 
     def _run(self) -> np.ndarray:
         """The cascade on the buffered window -> (T, H, W, 3) float32 in [0, 255]."""
