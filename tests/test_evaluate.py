@@ -13,7 +13,7 @@ import pytest
 from scipy.io import wavfile
 from skimage import data
 
-from avatarvid.evaluate.identity import aligned_face_crop, crop_similarity
+from avatarvid.evaluate.identity import aligned_face_crop, crop_sharpness, crop_similarity
 from avatarvid.evaluate.metrics import (
     best_lag_correlation,
     count_blinks,
@@ -119,6 +119,9 @@ def test_identity_proxy(astronaut: np.ndarray, face: Face) -> None:
     other = aligned_face_crop(data.coffee(), face.landmarks)
     assert crop_similarity(other, reference) < 0.3
     assert crop_similarity(reference, reference) == pytest.approx(1.0)
+    blurred = cv2.GaussianBlur(reference, (0, 0), 1.5)
+    assert crop_sharpness(blurred) < 0.5 * crop_sharpness(reference)
+    assert crop_sharpness(np.full_like(reference, 128)) == 0.0
 
 
 # --- the report on a synthetic talking video ------------------------------------------------
@@ -197,13 +200,14 @@ def test_report_on_a_synthetic_talking_video(talking_video: tuple[Path, Path, np
         assert spread < 2.0
     assert report.jitter < 0.03  # mediapipe's own frame-to-frame noise is ~0.01-0.02
     assert report.identity_similarity > 0.6
+    assert report.face_sharpness > 10
     assert report.video_duration_s == pytest.approx(2.0)
     assert report.audio_duration_s == pytest.approx(2.0, abs=0.05)
     assert report.duration_diff_s == pytest.approx(2.0 - report.audio_duration_s)
     assert report.duration_diff_frames == pytest.approx(report.duration_diff_s * FPS)
 
     table = report.format_table()
-    assert "lip-sync lag (frames)" in table and "identity similarity" in table
+    assert "lip-sync lag (frames)" in table and "face sharpness" in table
     assert json.loads(json.dumps(report.to_dict()))["face_fraction"] == 1.0
 
 
@@ -244,6 +248,7 @@ def test_report_without_a_face(tmp_path: Path, astronaut: np.ndarray) -> None:
     assert report.face_fraction == 0.0
     assert report.lipsync_corr is None and report.lipsync_lag_frames is None
     assert report.identity_similarity is None and report.jitter is None
+    assert report.face_sharpness is None
     assert "n/a" in report.format_table()
     assert isinstance(report, EvalReport)
 

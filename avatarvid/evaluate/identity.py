@@ -49,6 +49,12 @@ def aligned_face_crop(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     )
 
 
+def crop_sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of an aligned crop: fine detail at a fixed face scale, so
+    renders of different sizes compare (higher = sharper; noise also raises it)."""
+    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
+
+
 def crop_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM of two aligned crops, clipped to [0, 1] (1 = identical)."""
     return float(np.clip(structural_similarity(a, b, data_range=255), 0.0, 1.0))

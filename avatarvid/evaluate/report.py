@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatarvid.evaluate.identity import aligned_face_crop, crop_similarity
+from avatarvid.evaluate.identity import aligned_face_crop, crop_sharpness, crop_similarity
 from avatarvid.evaluate.metrics import (
     best_lag_correlation,
     count_blinks,
@@ -50,6 +50,7 @@ class EvalReport:
     roll_std_deg: float | None
     jitter: float | None
     identity_similarity: float | None
+    face_sharpness: float | None
     video_duration_s: float
     audio_duration_s: float | None
     duration_diff_s: float | None
@@ -81,6 +82,7 @@ _LABELS = {
     "roll_std_deg": "head roll std (deg)",
     "jitter": "landmark jitter",
     "identity_similarity": "identity similarity",
+    "face_sharpness": "face sharpness",
     "video_duration_s": "video duration (s)",
     "audio_duration_s": "audio duration (s)",
     "duration_diff_s": "video - audio (s)",
@@ -100,6 +102,7 @@ _NOTES = {
     "roll_std_deg": "",
     "jitter": "landmark acceleration / eye distance; ~0.01-0.02 is tracker noise",
     "identity_similarity": "SSIM of aligned face vs reference photo (a proxy); 1 = same",
+    "face_sharpness": "Laplacian variance of the aligned face; compare with the photo's",
     "video_duration_s": "",
     "audio_duration_s": "",
     "duration_diff_s": "should be within one frame",
@@ -128,13 +131,14 @@ class _FrameSeries:
         self.ear: list[float] = []
         self.angles: list[tuple[float, float, float]] = []
         self.identity: list[float] = []
+        self.sharpness: list[float] = []
         self.rigid: list[np.ndarray] = []
         self.scale: list[float] = []
 
     def add(self, frame: np.ndarray, face: Face | None) -> None:
         if face is None:
             nan = float("nan")
-            for series in (self.aperture, self.ear, self.identity, self.scale):
+            for series in (self.aperture, self.ear, self.identity, self.sharpness, self.scale):
                 series.append(nan)
             self.angles.append((nan, nan, nan))
             self.rigid.append(np.full((len(RIGID), 2), nan, np.float32))
@@ -145,6 +149,7 @@ class _FrameSeries:
         self.angles.append(head_pose_angles(lm))
         crop = aligned_face_crop(frame, lm)
         self.identity.append(crop_similarity(crop, self._reference_crop))
+        self.sharpness.append(crop_sharpness(crop))
         self.rigid.append(lm[list(RIGID), :2])
         self.scale.append(inter_ocular(lm))
 
@@ -192,6 +197,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
     yaw, pitch, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
     blinks = count_blinks(np.array(series.ear), fps) / (num_frames / fps / 60)
     identity = np.nanmean(series.identity) if any_face else math.nan
+    sharpness = np.nanmean(series.sharpness) if any_face else math.nan
     return EvalReport(
         num_frames=num_frames,
         fps=fps,
@@ -206,6 +212,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         roll_std_deg=_finite(roll),
         jitter=_finite(landmark_jitter(np.array(series.rigid), np.array(series.scale))),
         identity_similarity=_finite(identity),
+        face_sharpness=_finite(sharpness),
         video_duration_s=num_frames / fps,
         audio_duration_s=audio_duration,
         duration_diff_s=diff,
