@@ -7,6 +7,7 @@ usage: .venv/bin/python scripts/bench_sr.py [--frames 32] [--threads 2]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -32,9 +33,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared; >1.5 = busy)")
     for variant, scale in (("fast", 2), ("fast", 4), ("diffusion", 2)):
-        frames = args.frames if variant == "fast" else max(8, args.frames // 4)
-        print(f"{variant} x{scale} -> 512 px: {fps(variant, scale, frames, args.steps):.2f} fps")
+        frames = args.frames if variant == "fast" else max(16, args.frames // 2)
+        speed = fps(variant, scale, frames, args.steps)
+        print(f"{variant} x{scale} -> 512 px: {speed:.2f} fps (load {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
