@@ -87,26 +87,27 @@ def track_driver(
     reader = VideoReader(path)
     scale = min(1.0, ANALYSIS_SIDE / max(reader.width, reader.height))
     size = (round(reader.width * scale), round(reader.height * scale))
-    poses, pose_seen, faces, face_seen = [], [], [], []
-    empty_pose = np.full((NUM_POSE, 3), np.nan, np.float32)
-    empty_face = np.zeros(MOTION_LAYOUT.dim, np.float32)
+    # Written in place: per-frame results kept as small objects would be scattered through
+    # the heap between mediapipe's large buffers and pin it (RSS grew ~0.5 MB per frame).
+    count = reader.num_frames
+    pose_arr = np.full((count, NUM_POSE, 3), np.nan, np.float32)
+    face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
+    pose_seen_arr, face_seen_arr = np.zeros(count, bool), np.zeros(count, bool)
     pose_tracker = PoseTracker(static_image_mode=False) if need_pose else None
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
-        for frame in reader.frames():
+        for k, frame in enumerate(reader.stream()):
             if scale < 1.0:
                 frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             pose = pose_tracker.detect(frame) if pose_tracker is not None else None
-            poses.append(empty_pose if pose is None else pose)
-            pose_seen.append(pose is not None)
+            if pose is not None:
+                pose_arr[k], pose_seen_arr[k] = pose, True
             found = mesh.detect(frame)
-            faces.append(fit_face(found[0].landmarks) if found else empty_face)
-            face_seen.append(bool(found))
+            if found:
+                face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
             if progress is not None:
                 progress(1)
     if pose_tracker is not None:
         pose_tracker.close()
-    pose_arr, face_arr = np.stack(poses), np.stack(faces)
-    pose_seen_arr, face_seen_arr = np.array(pose_seen), np.array(face_seen)
     if need_pose and not pose_seen_arr.any():
         raise InputError(
             f"no person found in the driving video {path}; use a clip in which one person's "
