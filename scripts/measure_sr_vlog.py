@@ -1,8 +1,8 @@
 """Warp at full resolution vs warp at low resolution + SR, for `vlog --size 512`.
 
 Renders the same photo, speech and motion with each setting, then measures the output with
-`avatarvid eval` (face detected, identity proxy) plus a sharpness score (variance of the
-Laplacian of the aligned face crop; higher = more fine detail) and frames per second.
+`avatarvid eval` (face detected, identity proxy, face sharpness: variance of the Laplacian of
+the aligned face crop; higher = more fine detail) and frames per second.
 
 usage: .venv/bin/python scripts/measure_sr_vlog.py [--seconds 10] [--json out.json]
 """
@@ -15,15 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from avatarvid.bench import write_looped_speech
 from avatarvid.config import load_config
-from avatarvid.evaluate.identity import aligned_face_crop
 from avatarvid.evaluate.report import evaluate_talking_video
-from avatarvid.media.video import VideoReader
-from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.pipelines.vlog import VlogRequest, render_vlog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,17 +28,6 @@ SETTINGS = {  # name -> (sr mode, sr scale)
     "warp@128+fast+fast": ("fast", 4),
     "warp@256+diffusion": ("diffusion", 2),
 }
-
-
-def sharpness(video: Path, every: int = 5) -> float:
-    scores = []
-    with FaceMeshTracker(static_image_mode=True) as tracker:
-        for i, frame in enumerate(VideoReader(video).frames()):
-            faces = tracker.detect(frame) if i % every == 0 else []
-            if faces:
-                crop = aligned_face_crop(frame, faces[0].landmarks)
-                scores.append(cv2.Laplacian(crop, cv2.CV_64F).var())
-    return float(np.mean(scores)) if scores else float("nan")
 
 
 def main() -> None:
@@ -75,7 +58,7 @@ def main() -> None:
                 "stages_s": result.timings,
                 "face_fraction": report.face_fraction,
                 "identity": round(report.identity_similarity, 4),
-                "sharpness": round(sharpness(out), 1),
+                "sharpness": round(report.face_sharpness, 1),
                 "lipsync_corr": round(report.lipsync_corr, 3),
             }
             print(name, json.dumps(results[name]), flush=True)
