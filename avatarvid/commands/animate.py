@@ -33,7 +33,26 @@ def register(sub) -> None:
         help="relative (default): the driver's motion since its first frame added to the "
         "photo's pose; absolute: the driver's pose itself, at the photo's bone lengths",
     )
-    p.add_argument("--renderer", choices=["warp", "diffusion"], default="warp")
+    p.add_argument(
+        "--renderer",
+        choices=["warp", "diffusion"],
+        default="warp",
+        help="warp (default); diffusion: the warp with its face box refined by the temporal "
+        "diffusion renderer (checkpoints/renderer, settings from --preset; the body stays the "
+        "warp's)",
+    )
+    p.add_argument(
+        "--sr",
+        choices=["none", "bicubic", "fast", "diffusion"],
+        default="none",
+        help="super-resolution: render at --size / sr.scale (from --preset) and upscale; none "
+        "(default) renders at --size directly",
+    )
+    p.add_argument(
+        "--preset",
+        default="default",
+        help="settings preset for the diffusion renderer and SR (configs/*.yaml or a YAML path)",
+    )
     p.add_argument("--size", type=int, default=512, help="long side of the output (default 512)")
     p.add_argument("--fps", type=float, help="output frame rate (default: the driver's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (diffusion renderer)")
@@ -53,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         retarget=args.retarget,
         renderer=args.renderer,
+        sr=args.sr,
+        preset=args.preset,
         size=args.size,
         fps=args.fps,
         seed=args.seed,

@@ -3,7 +3,9 @@
 media -> perception (reference: pose, face mesh, segmentation; driver: one streamed pass of
 pose + face mesh, smoothed) -> motion (skeleton retargeting; face motion in the shared motion
 contract) -> render (skinned body warp over an inpainted plate, face-mesh warp composed on
-top; or the face warp alone in portrait mode) -> media (streamed H.264 + AAC).
+top; or the face warp alone in portrait mode; then, when chosen, the diffusion renderer
+refining the face box and the SR stage) -> media (streamed H.264 + AAC). The body itself is
+always the warp's: the diffusion renderer is trained on faces only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from avatarvid.config import VlogConfig, load_config
 from avatarvid.errors import InputError, NoFaceError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
@@ -37,7 +40,9 @@ from avatarvid.perception.pose import (
     segment_person,
 )
 from avatarvid.pipelines.paths import check_job_paths
+from avatarvid.pipelines.refine import make_refiner
 from avatarvid.render.body_warp import BodyWarper
+from avatarvid.render.sr.stage import SR_MODES, SRStage
 from avatarvid.render.warp import FaceWarper
 from avatarvid.timing import StageTimer
 
@@ -58,6 +63,8 @@ class AnimateRequest:
     mode: str = "auto"
     retarget: str = "relative"
     renderer: str = "warp"
+    sr: str = "none"
+    preset: str = "default"  # diffusion-renderer and SR settings (configs/*.yaml)
     size: int = 512
     fps: float | None = None
     seed: int = 0
@@ -82,13 +89,11 @@ def check_request(req: AnimateRequest) -> None:
         ("--mode", req.mode, MODES),
         ("--retarget", req.retarget, RETARGET_MODES),
         ("--renderer", req.renderer, RENDERERS),
+        ("--sr", req.sr, SR_MODES),
     ):
         if value not in allowed:
             raise InputError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    if req.renderer == "diffusion":
-        raise InputError(
-            "the diffusion renderer is not available in this version; use --renderer warp"
-        )
+    settings(req)
     check_size(req.size)
     if req.fps is not None and not 0 < req.fps <= 60:
         raise InputError(f"--fps {req.fps} must be in (0, 60]")
@@ -96,6 +101,12 @@ def check_request(req: AnimateRequest) -> None:
         raise InputError(f"x264 preset {req.x264_preset!r} is not one of {', '.join(X264_PRESETS)}")
     inputs = {"image": req.image, "driving video": req.drive, "audio": req.audio}
     check_job_paths(inputs, req.output, (req.motion_out,))
+
+
+def settings(req: AnimateRequest) -> VlogConfig:
+    """The preset's diffusion-renderer and SR settings, with this request's choices."""
+    cfg = load_config(req.preset, seed=req.seed, renderer=req.renderer)
+    return cfg.model_copy(update={"sr": cfg.sr.model_copy(update={"mode": req.sr})})
 
 
 @dataclass
@@ -109,6 +120,14 @@ class Reference:
     @property
     def shows_body(self) -> bool:
         return self.pose is not None and is_visible(self.pose, self.image.shape[:2], TORSO)
+
+    def shrunk(self, sr: SRStage) -> Reference:
+        """The reference at the SR stage's render resolution."""
+        if sr.scale == 1:
+            return self
+        pose = None if self.pose is None else self.pose * [1 / sr.scale, 1 / sr.scale, 1]
+        face = None if self.face is None else self.face / sr.scale
+        return Reference(sr.shrink(self.image), face, pose)
 
 
 def perceive_reference(path: Path, size: int) -> Reference:
@@ -176,14 +195,16 @@ class _BodyRenderer:
         )
         self.joints = with_virtual_joints(track.pose)
 
-    def __call__(self, index: int, face_motion: np.ndarray) -> np.ndarray:
+    def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frame, and where the face's landmarks are in it (None without a face)."""
         joints = self.retarget(self.joints[index])
         if self.face is None:
-            return self.body.render(joints)
+            return self.body.render(joints), None
         warper, rig = self.face
         values = face_motion.copy()
         values[_BODY_FACE_ZEROED] = 0.0
-        fx, fy = warper.render_map(rig.landmarks(values))
+        face = rig.landmarks(values)
+        fx, fy = warper.render_map(face)
 
         def through_face(map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return (
@@ -191,7 +212,9 @@ class _BodyRenderer:
                 cv2.remap(fy, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
             )
 
-        return self.body.render(joints, through_face)
+        target = face.copy()
+        target[:, :2] = self.body.pose_points(face[:, :2], joints)
+        return self.body.render(joints, through_face), target
 
 
 class _FaceRenderer:
@@ -201,22 +224,29 @@ class _FaceRenderer:
         assert ref.face is not None
         self.warper, self.rig = FaceWarper(ref.image, ref.face), FaceRig(ref.face)
 
-    def __call__(self, index: int, face_motion: np.ndarray) -> np.ndarray:
-        return self.warper.render(self.rig.landmarks(face_motion))
+    def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        target = self.rig.landmarks(face_motion)
+        return self.warper.render(target), target
 
 
 def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
     """Renders `req` to `req.output` (atomically: a partial file never takes its name)."""
     check_request(req)
+    cfg = settings(req)
     timer = StageTimer()
     with timer.stage("reference"):
-        ref = perceive_reference(req.image, req.size)
-        mode = choose_mode(req, ref)
+        full = perceive_reference(req.image, req.size)
+        mode = choose_mode(req, full)
+    if req.renderer == "diffusion" and full.face is None:
+        raise NoFaceError(
+            f"no face found in the reference image {req.image}; the diffusion renderer refines "
+            "the face: use --renderer warp"
+        )
     with (
         timer.stage("driver"),
         tqdm(desc="tracking driver", unit="frame", disable=not progress, leave=False) as bar,
     ):
-        fitter = FaceMotionFitter(ref.face, req.retarget)
+        fitter = FaceMotionFitter(full.face, req.retarget)
         track = track_driver(req.drive, fitter, need_pose=mode == "body", progress=bar.update)
     fps = req.fps or (track.fps if track.fps > 0 else 25.0)
     drv_fps = track.fps if track.fps > 0 else fps
@@ -227,19 +257,32 @@ def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
     motion = Motion(track.face[index], fps).clipped()
     if req.motion_out is not None:
         motion.save(req.motion_out)
+    height, width = full.image.shape[:2]
     with timer.stage("setup"):
+        sr = SRStage(cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps)
+        ref = full.shrunk(sr)
         render = _BodyRenderer(ref, track, req.retarget) if mode == "body" else _FaceRenderer(ref)
+        refiner = make_refiner(cfg, ref.image, ref.face)
         audio = _output_audio(req, num_out / fps)
-    height, width = ref.image.shape[:2]
     with VideoWriter(
         req.output, fps, width, height, audio=audio, audio_rate=MUX_RATE, crf=req.crf,
         preset=req.x264_preset,
     ) as writer:  # fmt: skip
         for k in tqdm(range(num_out), desc="rendering", unit="frame", disable=not progress):
             with timer.stage("render"):
-                frame = render(int(index[k]), motion.values[k])
+                frame, target = render(int(index[k]), motion.values[k])
+                rendered = refiner.push(frame, target)
+            with timer.stage("sr"):
+                frames = [f for r in rendered for f in sr.push(r)]
             with timer.stage("encode"):
-                writer.write(frame)
+                for f in frames:
+                    writer.write(f)
+        with timer.stage("render"):
+            rendered = refiner.flush()
+        with timer.stage("sr"):
+            frames = [f for r in rendered for f in sr.push(r)] + sr.flush()
         with timer.stage("encode"):
+            for f in frames:
+                writer.write(f)
             writer.close()
     return AnimateResult(Path(req.output), mode, num_out, fps, timer.as_dict())

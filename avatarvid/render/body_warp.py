@@ -224,6 +224,15 @@ class BodyWarper:
         blended = np.einsum("vb,bij->vij", self.weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], self.vertices) + blended[:, :, 2]
 
+    def pose_points(self, points: np.ndarray, joints: np.ndarray) -> np.ndarray:
+        """(N, 2) points of the photo's body part (the head: face landmarks) where the
+        (35, 2) target skeleton carries them."""
+        points = np.asarray(points, np.float64)
+        weights = self._skin_weights(points, _BODY)
+        affines = _bone_affines(self.rest, np.asarray(joints, np.float64), self.bones)
+        blended = np.einsum("vb,bij->vij", weights, affines)
+        return np.einsum("vij,vj->vi", blended[:, :, :2], points) + blended[:, :, 2]
+
     def render(self, joints: np.ndarray, source_map: SourceMap | None = None) -> np.ndarray:
         """(H, W, 3) uint8: the person posed by `joints` over the background plate, each
         part sampled from the photo through its mesh (then through `source_map`, if given)."""

@@ -67,6 +67,8 @@ class AnimateJob(BaseModel):
     mode: str = "auto"
     retarget: str = "relative"
     renderer: str = "warp"
+    sr: str = "none"
+    preset: str = "default"
     size: int = 512
     fps: float | None = None
     seed: int = 0
