@@ -5,7 +5,11 @@ Draws a gesture driver (astronaut face as head) and a differently framed referen
 skeleton torso-normalised) of mediapipe on the output against mediapipe on the driver, plus
 the mean change of the background rows far above the person.
 
+With `--drive VIDEO` the same reference follows that video instead (e.g. a real pedestrian
+from scripts/crop_pedestrian.py); PCK is then mediapipe on the output against mediapipe on it.
+
 usage: .venv/bin/python scripts/eval_animate.py [--seconds 10] [--size 512] [--out DIR]
+       [--drive VIDEO]
 """
 
 from __future__ import annotations
@@ -34,21 +38,27 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "eval_animate")
+    ap.add_argument("--drive", type=Path, help="a driving video instead of the synthetic one")
+    ap.add_argument("--retarget", default="relative", choices=["relative", "absolute"])
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     astronaut, hopper = load_image(ROOT / "examples" / "astronaut.png"), load_image(HOPPER)
     driver = Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
-    drive = args.out / "driver.mp4"
-    write_driver(drive, driver, round(25 * args.seconds))
+    drive = args.drive or args.out / "driver.mp4"
+    if args.drive is None:
+        write_driver(drive, driver, round(25 * args.seconds))
     ref = Figure(
         np.ascontiguousarray(hopper[70:330, 140:400]), canvas=(480, 480), unit=85,
         centre=(250, 270), shirt=(170, 50, 40),
     )  # fmt: skip
     image, _ = ref.draw()
     cv2.imwrite(str(args.out / "ref.png"), image[..., ::-1])
-    out = args.out / f"out_{args.size}.mp4"
+    out = args.out / f"out_{drive.stem}_{args.size}_{args.retarget}.mp4"
     start = time.perf_counter()
-    render_animate(AnimateRequest(args.out / "ref.png", drive, out, size=args.size), False)
+    request = AnimateRequest(
+        args.out / "ref.png", drive, out, retarget=args.retarget, size=args.size
+    )
+    render_animate(request, False)
     seconds = time.perf_counter() - start
     got, want = video_poses(out), video_poses(drive)
     frames = list(VideoReader(out).frames())
