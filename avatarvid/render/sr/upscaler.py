@@ -1,8 +1,8 @@
 """Stream a video through the SR cascade in windows (memory flat in length).
 
 Frames are pushed one at a time; every `window` frames the cascade (x2 per stage) runs on the
-window. A frame's output depends on its neighbours only within the network's temporal radius
-r (one frame per temporal layer), so consecutive windows share 2r frames and each window
+window. A frame's output depends on its neighbours only within the cascade's temporal radius
+r (one frame per temporal layer and stage), so consecutive windows share 2r frames and each window
 keeps only the frames that had r real neighbours on both sides: for the one-pass network the
 stream equals processing the whole video at once, so window boundaries cannot show. (The
 diffusion variant's steps widen its reach and its noise is drawn per window: there it is an
@@ -61,7 +61,8 @@ class VideoUpscaler:
         self, model: SRNet | None, scale: int, window: int = 16, steps: int = 4, seed: int = 0
     ):
         self.model, self.scale, self.stages = model, scale, stages_for(scale)
-        self.context = 0 if model is None else model.temporal_radius
+        # each x2 stage widens the reach by the net's radius
+        self.context = 0 if model is None else self.stages * model.temporal_radius
         if window <= 2 * self.context:
             raise ValueError(f"window {window} must exceed twice the temporal radius")
         self.window, self.steps, self.seed = window, steps, seed
