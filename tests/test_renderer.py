@@ -21,7 +21,8 @@ from avatarvid.render.diffusion import DiffusionRefiner, load_renderer
 from avatarvid.render.sampler import SamplerSettings, WindowSampler, make_scheduler, window_starts
 from avatarvid.render.unet import RendererUNet
 from avatarvid.render.warp import FaceWarper
-from avatarvid.train.renderer import noise_scheduler
+from avatarvid.train.renderer import loss_weights, noise_scheduler
+from avatarvid.train.renderer_data import _reference_state
 
 TINY = dict(block_channels=(8, 16), attention_levels=(False, True), heads=2, sample_size=16)
 
@@ -198,7 +199,8 @@ def test_training_saves_a_loadable_checkpoint_and_metrics(trained_tiny):
     assert model.config.sample_size == 24 and sched["prediction_type"] == "v_prediction"
     metrics = json.loads((trained_tiny / "metrics.json").read_text())
     for name in ("warp", "untrained", "trained"):
-        assert 5 < metrics[name]["psnr"] < 80 and 0 < metrics[name]["mouth_ssim"] <= 1
+        scores = metrics["heldout"][name]
+        assert 5 < scores["psnr"] < 80 and 0 < scores["mouth_ssim"] <= 1
     assert metrics["train"]["steps"] == 5
 
 
@@ -241,3 +243,23 @@ def test_vlog_with_the_diffusion_renderer(
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("avatarvid: error:") and err.count("\n") == 1, err
         assert set(tmp_path.rglob("*")) == before
+
+
+def test_min_snr_weights_damp_the_nearly_clean_steps():
+    sched = noise_scheduler()
+    t = torch.tensor([5, 300, 600, 999])
+    assert torch.equal(loss_weights(sched, t, 0.0), torch.ones(4))
+    w = loss_weights(sched, t, 5.0)
+    assert w[0] < 0.05 and w[1] > 0.5 and w[2] > 0.2 and w[3] < 0.01
+
+
+def test_reference_states_differ_from_the_clip_like_a_photo():
+    rng = np.random.default_rng(0)
+    row = np.zeros(MOTION_LAYOUT.dim, np.float32)
+    states = np.stack([_reference_state(rng, row) for _ in range(400)])
+    assert not row.any() and (states >= MOTION_LAYOUT.low).all()
+    assert (states <= MOTION_LAYOUT.high).all()
+    for name, changed in (("blink_l", 0.6), ("jaw_open", 0.4), ("lip_press", 0.5)):
+        share = (states[:, MOTION_LAYOUT.index(name)] >= changed).mean()
+        assert 0.15 < share < 0.5, name
+    assert 0.25 < (states[:, MOTION_LAYOUT.index("head_yaw")] != 0).mean() < 0.45

@@ -43,10 +43,13 @@ class SamplerSettings:
 
 
 def make_scheduler(name: str, train_config: dict) -> SchedulerMixin:
-    """An inference scheduler sharing the training noise schedule (betas, prediction type)."""
+    """An inference scheduler sharing the training noise schedule (betas, prediction type).
+    "trailing" timesteps: with few steps the first one is t = T (strength 1 really starts from
+    noise) and none is wasted at t = 0."""
     cls = SCHEDULERS[name]
     keys = ("num_train_timesteps", "beta_schedule", "beta_start", "beta_end", "prediction_type")
     kwargs = {k: train_config[k] for k in keys if k in train_config}
+    kwargs["timestep_spacing"] = "trailing"
     if name == "dpm":
         kwargs["algorithm_type"] = "dpmsolver++"
     return cls(**kwargs)

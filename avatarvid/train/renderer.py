@@ -1,7 +1,9 @@
 """`avatarvid train renderer --config configs/train_renderer.yaml`: the diffusion renderer.
 
 Stage 1 trains on single frames (the temporal layers are skipped when a clip has one frame),
-stage 2 on clips (temporal layers on). v-prediction, conditions dropped together with
+stage 2 on clips (temporal layers on). v-prediction with min-SNR loss weighting (the low-noise
+steps, where the answer is already in the input, stop dominating the loss), conditions dropped
+together with
 probability `cond_dropout` so classifier-free guidance has an unconditional model, EMA weights
 are what is saved. accelerate runs the same loop on this CPU or on GPUs; `--resume` continues
 from the last state in `work_dir`.
@@ -36,6 +38,9 @@ class RendererTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     photos: list[str]  # globs (relative to the repository or absolute)
     heldout_photos: list[str]
+    # An identity neither trained on nor the held-out one: settings are tuned on it, not on
+    # the held-out clips (empty = none).
+    validation_photos: list[str] = []
     speech: str = "examples/speech.wav"
     size: int = 64
     frames: int = 8
@@ -53,11 +58,13 @@ class RendererTrainConfig(BaseModel):
     lr: float = 5e-4
     ema_decay: float = 0.995
     cond_dropout: float = 0.1
+    min_snr_gamma: float = 0.0  # min-SNR loss weighting (Hang et al. 2023); 0 = uniform
     seed: int = 0
     # torch threads (0 = torch's default). On a shared CPU, 1 thread was ~7x faster than 2:
     # OpenMP workers spin waiting for each other when other processes hold the cores.
     threads: int = 0
     checkpoint_every: int = 100
+    max_minutes: float = 0.0  # stop (and save) after this much wall time in total; 0 = no limit
     work_dir: str = "work/renderer"
     output: str = "checkpoints/renderer"
     eval_steps: int = 4
@@ -83,13 +90,16 @@ def noise_scheduler() -> DDPMScheduler:
     )
 
 
-def _data(cfg: RendererTrainConfig, work: Path) -> tuple[ClipSet, ClipSet]:
-    """Training and held-out clips, built once and cached in the work directory."""
-    sets = []
+def _data(cfg: RendererTrainConfig, work: Path) -> dict[str, ClipSet]:
+    """Training, held-out (and validation) clips, built once and cached in the work directory."""
+    sets = {}
     for name, globs, n, seed in (
         ("train", cfg.photos, cfg.clips_per_source, cfg.seed),
         ("heldout", cfg.heldout_photos, cfg.heldout_clips_per_source, cfg.seed + 1),
+        ("validation", cfg.validation_photos, cfg.heldout_clips_per_source, cfg.seed + 2),
     ):
+        if not globs:
+            continue
         path = work / f"{name}_{cfg.size}_{cfg.frames}.npz"
         if not path.is_file():
             sources = face_sources(_paths(globs))
@@ -98,8 +108,8 @@ def _data(cfg: RendererTrainConfig, work: Path) -> tuple[ClipSet, ClipSet]:
             )
             clips.save(path)
             log.info("%s: %d faces, %d clips", name, len(sources), len(clips.gt))
-        sets.append(ClipSet.load(path))
-    return sets[0], sets[1]
+        sets[name] = ClipSet.load(path)
+    return sets
 
 
 def build_model(cfg: RendererTrainConfig) -> RendererUNet:
@@ -135,6 +145,14 @@ def _batch(
     return (to_tensor(gt) - to_tensor(warped)) * scale, cond
 
 
+def loss_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-sample weights of the v-prediction MSE: min(SNR, gamma) / (SNR + 1), or ones."""
+    if not gamma:
+        return torch.ones(len(t))
+    snr = scheduler.alphas_cumprod[t.cpu()] / (1 - scheduler.alphas_cumprod[t.cpu()])
+    return snr.clamp(max=gamma) / (snr + 1)
+
+
 def train(config_path: Path, resume: bool) -> int:
     from accelerate import Accelerator
 
@@ -145,7 +163,8 @@ def train(config_path: Path, resume: bool) -> int:
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    train_set, heldout = _data(cfg, work)
+    sets = _data(cfg, work)
+    train_set = sets["train"]
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -172,7 +191,8 @@ def train(config_path: Path, resume: bool) -> int:
         noise = torch.randn_like(x0)
         t = torch.randint(0, sched.config.num_train_timesteps, (len(x0),), device=x0.device)
         noisy = sched.add_noise(x0, noise, t)
-        loss = torch.nn.functional.mse_loss(model(noisy, t, cond), sched.get_velocity(x0, noise, t))
+        err = (model(noisy, t, cond) - sched.get_velocity(x0, noise, t)).pow(2).mean((1, 2, 3, 4))
+        loss = (err * loss_weights(sched, t, cfg.min_snr_gamma).to(err.device)).mean()
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -181,13 +201,18 @@ def train(config_path: Path, resume: bool) -> int:
         step += 1
         if step % 20 == 0:
             log.warning("step %d/%d loss %.4f", step, total, loss.item())
-        if step % cfg.checkpoint_every == 0 or step == total:
+        elapsed = wall + time.perf_counter() - t_wall
+        out_of_time = cfg.max_minutes > 0 and elapsed >= 60 * cfg.max_minutes
+        if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
             accelerator.save_state(str(state))
             torch.save(ema.state_dict(), state / "ema.pt")
             now_wall = wall + time.perf_counter() - t_wall
             now_cpu = cpu + time.process_time() - t_cpu
             progress = {"step": step, "wall_s": now_wall, "cpu_s": now_cpu}
             (state / "progress.json").write_text(json.dumps(progress))
+        if out_of_time:
+            log.warning("stopped by max_minutes at step %d", step)
+            break
     progress = json.loads((state / "progress.json").read_text())
     final = accelerator.unwrap_model(model)
     ema.copy_to(final.parameters())
@@ -195,15 +220,19 @@ def train(config_path: Path, resume: bool) -> int:
     out.mkdir(parents=True, exist_ok=True)
     final.save_pretrained(out)
     (out / SCHEDULER_FILE).write_text(json.dumps(dict(sched.config), indent=1, default=list))
-    torch.manual_seed(cfg.seed)
-    metrics = evaluate(final, build_model(cfg).eval(), dict(sched.config), heldout, cfg)
+    metrics = {}
+    for name in ("validation", "heldout"):
+        if name in sets:
+            torch.manual_seed(cfg.seed)
+            untrained = build_model(cfg).eval()
+            metrics[name] = evaluate(final, untrained, dict(sched.config), sets[name], cfg)
     metrics["train"] = {
-        "steps": total,
+        "steps": progress["step"],
         "wall_s": round(progress["wall_s"], 1),
         "cpu_s": round(progress["cpu_s"], 1),
         "params": sum(p.numel() for p in final.parameters()),
         "train_clips": len(train_set.gt),
-        "heldout_clips": len(heldout.gt),
+        "heldout_clips": len(sets["heldout"].gt),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(metrics, indent=1))

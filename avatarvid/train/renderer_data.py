@@ -2,10 +2,11 @@
 
 For each photo, the expression rig + warp renderer animate the face along procedural motion;
 those frames are the ground truth. The renderer's input is what it gets at inference: the
-*reference* (a frame of the same animation, sampled far from the clip) warped to each target
-geometry, plus control maps. Where the reference state differs from the target (closed eyes,
-open or closed mouth, a turned head, resampling blur), the warp loses information the ground
-truth has; the network learns to restore it. It cannot learn real mouth interiors, lighting or
+*reference* (a frame of the same animation far from the clip, its eyes, mouth or head often
+pushed to another state, as a user's photo is) warped to each target geometry, plus control
+maps. Where the reference state differs from the target (closed eyes, open or closed mouth, a
+turned head, resampling blur), the warp loses information the ground truth has; the network
+learns to restore it. It cannot learn real mouth interiors, lighting or
 disocclusions that the warp renderer itself does not produce: real talking-head videos
 (same arrays, other source) are needed for that.
 """
@@ -21,6 +22,7 @@ from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.image import load_image
 from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
 from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.framing import apply_affine, frame_reference
 from avatarvid.render.controls import crop, draw_controls, face_box, mouth_box
@@ -29,6 +31,26 @@ from avatarvid.render.warp import FaceWarper
 FRAMED = 192  # working resolution of the animation before the face box is cut out
 FPS = 25.0
 MIN_GAP = 50  # reference frame at least 2 s away from the clip
+# How often the reference state is pushed away from the clip's, and how far (see _reference_state).
+REF_CHANGE = 0.35
+REF_HEAD = 0.25  # radians of extra head pitch / yaw
+
+
+def _reference_state(rng: np.random.Generator, row: np.ndarray) -> np.ndarray:
+    """A reference state that differs from the clip the way a user's photo does: eyes closed,
+    mouth open or pressed, head turned. Neighbouring frames of one animation differ too little
+    (the warp is then nearly right and there is little for the renderer to learn)."""
+    row = row.copy()
+    idx = MOTION_LAYOUT.index
+    if rng.random() < REF_CHANGE:
+        row[[idx("blink_l"), idx("blink_r")]] = rng.uniform(0.6, 1.0)
+    if rng.random() < REF_CHANGE:
+        row[idx("jaw_open")] = rng.uniform(0.4, 1.0)
+    elif rng.random() < REF_CHANGE:
+        row[[idx("lip_close"), idx("lip_press")]] = rng.uniform(0.5, 1.0, 2)
+    if rng.random() < REF_CHANGE:
+        row[[idx("head_pitch"), idx("head_yaw")]] += rng.uniform(-REF_HEAD, REF_HEAD, 2)
+    return np.clip(row, MOTION_LAYOUT.low, MOTION_LAYOUT.high)
 
 
 @dataclass
@@ -106,7 +128,7 @@ def make_clips(
             start = int(rng.integers(0, n - frames))
             far = [i for i in range(n) if i < start - MIN_GAP or i >= start + frames + MIN_GAP]
             ref_index = int(rng.choice(far))
-            ref_lm = rig.landmarks(motion.values[ref_index])
+            ref_lm = rig.landmarks(_reference_state(rng, motion.values[ref_index]))
             ref_full = warper.render(ref_lm)
             ref_warper = FaceWarper(ref_full, ref_lm)
             targets = rig.landmarks(motion.values[start : start + frames])
