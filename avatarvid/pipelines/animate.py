@@ -39,6 +39,7 @@ from avatarvid.perception.pose import (
     is_visible,
     segment_person,
 )
+from avatarvid.pipelines.output import emit
 from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.pipelines.refine import make_refiner
 from avatarvid.render.body_warp import BodyWarper
@@ -272,17 +273,10 @@ def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
             with timer.stage("render"):
                 frame, target = render(int(index[k]), motion.values[k])
                 rendered = refiner.push(frame, target)
-            with timer.stage("sr"):
-                frames = [f for r in rendered for f in sr.push(r)]
-            with timer.stage("encode"):
-                for f in frames:
-                    writer.write(f)
+            emit(rendered, sr, writer, timer)
         with timer.stage("render"):
             rendered = refiner.flush()
-        with timer.stage("sr"):
-            frames = [f for r in rendered for f in sr.push(r)] + sr.flush()
+        emit(rendered, sr, writer, timer, last=True)
         with timer.stage("encode"):
-            for f in frames:
-                writer.write(f)
             writer.close()
     return AnimateResult(Path(req.output), mode, num_out, fps, timer.as_dict())

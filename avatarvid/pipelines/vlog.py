@@ -25,6 +25,7 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
 from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.pipelines.output import emit
 from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.pipelines.refine import make_refiner
 from avatarvid.render.sr.stage import SRStage
@@ -187,19 +188,12 @@ def render_vlog(
             with timer.stage("render"):
                 target = rig.landmarks(values) / sr.scale
                 rendered = refiner.push(warper.render(target), target)
-            with timer.stage("sr"):
-                frames = [f for r in rendered for f in sr.push(r)]
-            with timer.stage("encode"):
-                for frame in frames:
-                    writer.write(frame)
+            emit(rendered, sr, writer, timer)
         with timer.stage("render"):
             rendered = refiner.flush()
-        with timer.stage("sr"):
-            frames = [f for r in rendered for f in sr.push(r)] + sr.flush()
         report("encode", 1.0)
+        emit(rendered, sr, writer, timer, last=True)
         with timer.stage("encode"):
-            for frame in frames:
-                writer.write(frame)
             writer.close()
     return VlogResult(
         Path(req.output), motion.num_frames, cfg.fps, len(speech) / ANALYSIS_RATE, timer.as_dict()

@@ -1,0 +1,26 @@
+"""The tail every render pipeline shares: refined frames -> super-resolution -> encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from avatarvid.media.video import VideoWriter
+from avatarvid.render.sr.stage import SRStage
+from avatarvid.timing import StageTimer
+
+
+def emit(
+    rendered: Iterable[np.ndarray],
+    sr: SRStage,
+    writer: VideoWriter,
+    timer: StageTimer,
+    last: bool = False,
+) -> None:
+    """Upscales the frames the refiner finished and encodes them; `last` flushes the SR window."""
+    with timer.stage("sr"):
+        frames = [f for r in rendered for f in sr.push(r)] + (sr.flush() if last else [])
+    with timer.stage("encode"):
+        for frame in frames:
+            writer.write(frame)
