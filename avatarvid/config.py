@@ -44,13 +44,15 @@ class SRSettings(BaseModel):
 
 
 class DiffusionSettings(BaseModel):
-    """The diffusion renderer (render/diffusion.py): refines the warp in a face box."""
+    """The diffusion renderer (render/diffusion.py): refines the warp in a face box. Defaults are
+    the sampler settings chosen for the shipped checkpoint (checkpoints/README.md)."""
 
     model_config = ConfigDict(extra="forbid")
     checkpoint: str = "checkpoints/renderer"  # relative to the repository, or absolute
-    steps: int = Field(4, ge=1, le=100)
-    strength: float = Field(0.5, ge=0.0, le=1.0)  # 0 = the warp exactly, 1 = from noise
+    steps: int = Field(2, ge=1, le=100)
+    strength: float = Field(1.0, ge=0.0, le=1.0)  # 0 = the warp exactly, 1 = from noise
     guidance: float = Field(1.0, ge=0.0, le=20.0)
+    samples: int = Field(4, ge=1, le=16)  # averaged: less noise, closer to the conditional mean
     scheduler: Literal["ddim", "dpm"] = "ddim"
     window: int = Field(8, ge=1, le=64)
     overlap: int = Field(2, ge=0, le=63)

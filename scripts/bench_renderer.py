@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_renderer.py [--size 64] [--frames 8] [--json out.json]
 
-Both get the same 12-channel input (noisy sample + 9 condition channels) and return 3
+Both get the same 15-channel input (noisy sample + 12 condition channels) and return 3
 channels. The peer uses its usual layout (cross-attention blocks at the two highest
 resolutions, a plain block at the lowest) with a single zero context token, and its widths are
 scaled until its parameter count is within a few percent of ours. Timings are interleaved and
@@ -15,14 +15,18 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from diffusers import UNet3DConditionModel
 
-from avatarvid.render.unet import RendererUNet
+from avatarvid.render.unet import COND_CHANNELS, RendererUNet
 
+SHIPPED = json.loads(
+    (Path(__file__).resolve().parent.parent / "checkpoints/renderer/config.json").read_text()
+)
 CONFIGS = {  # ours: the shipped checkpoint's shape and a ~5 M parameter one
-    "shipped": dict(block_channels=(16, 32, 64), attention_levels=(False, False, True)),
+    "shipped": {k: tuple(SHIPPED[k]) for k in ("block_channels", "attention_levels")},
     "5M": dict(block_channels=(64, 128, 192), attention_levels=(False, False, True)),
 }
 
@@ -34,7 +38,7 @@ def params(m: torch.nn.Module) -> int:
 def peer(chans: tuple[int, int, int], size: int) -> UNet3DConditionModel:
     return UNet3DConditionModel(
         sample_size=size,
-        in_channels=12,
+        in_channels=3 + COND_CHANNELS,
         out_channels=3,
         down_block_types=("CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "DownBlock3D"),
         up_block_types=("UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"),
@@ -68,7 +72,7 @@ def bench(name: str, size: int, frames: int, repeats: int) -> dict:
     ours = RendererUNet(sample_size=size, **CONFIGS[name]).eval()
     theirs = matched_peer(params(ours), size).eval()
     x = torch.randn(1, frames, 3, size, size)
-    cond = torch.randn(1, frames, 9, size, size)
+    cond = torch.randn(1, frames, COND_CHANNELS, size, size)
     joined = torch.cat([x, cond], 2).permute(0, 2, 1, 3, 4).contiguous()
     context = torch.zeros(1, 1, 64)
     t = torch.tensor([500])

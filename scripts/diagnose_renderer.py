@@ -36,8 +36,7 @@ def main() -> None:
     clips = ClipSet.load(args.clips)
     scale = float(model.config.residual_scale)
     warped = to_tensor(clips.warped)
-    parts = zip(clips.warped, clips.controls, clips.reference, strict=True)
-    cond = torch.stack([condition(w, k, r) for w, k, r in parts])
+    cond = torch.stack([condition(*p) for p in clips.condition_inputs()])
 
     def psnr(correction: torch.Tensor) -> str:
         x = ((warped + correction / scale).clamp(-1, 1).movedim(-3, -1).numpy() + 1) * 127.5

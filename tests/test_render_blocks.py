@@ -11,7 +11,7 @@ from avatarvid.render.blocks import (
     TemporalAttention,
     TemporalConv,
 )
-from avatarvid.render.unet import RendererUNet
+from avatarvid.render.unet import COND_CHANNELS, RendererUNet
 
 TINY = dict(block_channels=(8, 16), attention_levels=(False, True), heads=2)
 
@@ -43,7 +43,7 @@ def test_blocks_equal_their_per_frame_version_until_trained():
 def test_unet_is_per_frame_2d_at_init_and_not_after_temporal_training():
     torch.manual_seed(0)
     model = RendererUNet(**TINY).eval()
-    x, cond = torch.randn(2, 4, 3, 16, 16), torch.randn(2, 4, 9, 16, 16)
+    x, cond = torch.randn(2, 4, 3, 16, 16), torch.randn(2, 4, COND_CHANNELS, 16, 16)
     t = torch.tensor([10, 900])
     with torch.no_grad():
         clip = model(x, t, cond)
@@ -62,6 +62,6 @@ def test_unet_save_load_roundtrip(tmp_path):
     model.save_pretrained(tmp_path)
     assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
     again = RendererUNet.from_pretrained(tmp_path).eval()
-    x, cond = torch.randn(1, 3, 3, 16, 16), torch.randn(1, 3, 9, 16, 16)
+    x, cond = torch.randn(1, 3, 3, 16, 16), torch.randn(1, 3, COND_CHANNELS, 16, 16)
     with torch.no_grad():
         assert torch.equal(model(x, 5, cond), again(x, 5, cond))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,11 +17,14 @@ from avatarvid.media.features import num_video_frames
 from avatarvid.media.video import VideoReader
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.perception import landmark_ids as ids
 from avatarvid.render.controls import draw_controls, face_box
 from avatarvid.render.diffusion import DiffusionRefiner, load_renderer
+from avatarvid.render.normals import FaceNormals
 from avatarvid.render.sampler import SamplerSettings, WindowSampler, make_scheduler, window_starts
-from avatarvid.render.unet import RendererUNet
+from avatarvid.render.unet import COND_CHANNELS, RendererUNet
 from avatarvid.render.warp import FaceWarper
+from avatarvid.train.lighting import Relighter
 from avatarvid.train.renderer import loss_weights, noise_scheduler
 from avatarvid.train.renderer_data import _reference_state
 
@@ -42,7 +46,7 @@ def tiny_model() -> tuple[RendererUNet, dict]:
 def _clip(frames: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(frames, 3, 16, 16, generator=g) * 2 - 1, torch.rand(
-        frames, 9, 16, 16, generator=g
+        frames, COND_CHANNELS, 16, 16, generator=g
     )
 
 
@@ -65,6 +69,24 @@ def test_strength_zero_returns_the_warp(tiny_model):
     assert torch.equal(sampler.sample_chunk(warped, cond, None, torch.Generator()), warped)
     out = WindowSampler(model, sched, SamplerSettings(strength=0.6, window=4, chunk=6))
     assert not torch.equal(out.sample_chunk(warped, cond, None, torch.Generator()), warped)
+
+
+def test_samples_average_independent_draws(tiny_model):
+    """`samples=2` is the mean of the two single-sample runs that use its two noise draws."""
+    model, sched = tiny_model
+    warped, cond = _clip(6)
+    warped = warped * 0.1  # keep outputs inside [-1, 1]: the clamp would break the identity
+    settings = dict(strength=1.0, steps=2, window=4, overlap=2, chunk=6)
+    both = WindowSampler(model, sched, SamplerSettings(samples=2, **settings))
+    one = WindowSampler(model, sched, SamplerSettings(samples=1, **settings))
+    avg = both.sample_chunk(warped, cond, None, torch.Generator().manual_seed(5))
+    first = one.sample_chunk(warped, cond, None, torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)
+    torch.randn((1, *warped.shape), generator=gen)  # the first draw's noise
+    second = one.sample_chunk(warped, cond, None, gen)
+    assert avg.abs().max() < 1 and first.abs().max() < 1 and second.abs().max() < 1
+    assert torch.allclose(avg, (first + second) / 2, atol=1e-5)
+    assert not torch.allclose(first, second, atol=1e-3)
 
 
 @pytest.mark.parametrize("scheduler", ["ddim", "dpm"])
@@ -263,3 +285,51 @@ def test_reference_states_differ_from_the_clip_like_a_photo():
         share = (states[:, MOTION_LAYOUT.index(name)] >= changed).mean()
         assert 0.15 < share < 0.5, name
     assert 0.25 < (states[:, MOTION_LAYOUT.index("head_yaw")] != 0).mean() < 0.45
+
+
+def test_relighting_follows_the_head_towards_the_light(face_clip):
+    """Synthetic ground truth's shading: unchanged at the photo's own geometry, brighter when
+    the face turns towards the key light (image left), darker away; hair and background kept."""
+    image, lm, _, _ = face_clip
+    rig, light = FaceRig(lm), Relighter(lm, image.shape[:2])
+    assert np.allclose(light.ratio_map(lm), 1.0, atol=1e-5)
+    yaw = MOTION_LAYOUT.index("head_yaw")
+    face = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(face, [np.round(lm[list(ids.FACE_OVAL), :2]).astype(np.int32)], 1)
+    face = face.astype(bool)
+    means = {}
+    for sign in (1, -1):
+        row = np.zeros(MOTION_LAYOUT.dim, np.float32)
+        row[yaw] = 0.2 * sign
+        target = rig.landmarks(row)
+        ratio = light.ratio_map(target)
+        means[sign] = float(ratio[face].mean())
+        assert ratio[:8].max() == pytest.approx(1.0) and ratio[:, :8].max() == pytest.approx(1.0)
+        lit = light.apply(image, target)
+        assert lit.dtype == np.uint8 and np.array_equal(lit[:8], image[:8])
+    assert means[1] > 1.01 and means[-1] < 0.998 and means[1] - means[-1] > 0.02
+
+
+def test_normal_maps_turn_with_the_head(face_clip):
+    """Normals face the camera and rotate with head yaw; the map is 0 off the face."""
+    image, lm, _, _ = face_clip
+    mesh, rig = FaceNormals(lm), FaceRig(lm)
+    front = mesh.vertex_normals(lm)
+    assert np.allclose(np.linalg.norm(front, axis=1), 1.0) and (front[:, 2] < 0).mean() > 0.9
+    row = np.zeros(MOTION_LAYOUT.dim, np.float32)
+    row[MOTION_LAYOUT.index("head_yaw")] = 0.3  # nose towards the image's left
+    target = rig.landmarks(row)
+    turned = mesh.vertex_normals(target)
+    # The normals turn with the rigid rotation of the mesh (Kabsch fit of the points).
+    a, b = (np.asarray(x[:468], np.float64) for x in (lm, target))
+    u, _, vt = np.linalg.svd((b - b.mean(0)).T @ (a - a.mean(0)))
+    rotation = u @ vt
+    assert np.degrees(np.arccos((np.trace(rotation) - 1) / 2)) == pytest.approx(17.2, abs=1.5)
+    assert np.abs(turned - front @ rotation.T).mean() < 0.03
+    assert turned[:, 0].mean() < front[:, 0].mean() - 0.1
+    box = face_box(lm)
+    drawn = mesh.normal_map(lm, front, box, 32)
+    assert drawn.shape == (32, 32, 3) and drawn.dtype == np.uint8
+    assert not drawn[0].any() and drawn[16, 16, 2] < 100  # nz < 0 at the face centre
+    flat = FaceNormals(lm[:, :2]).vertex_normals(lm[:, :2])
+    assert np.array_equal(flat, np.tile([0.0, 0.0, -1.0], (len(flat), 1)))

@@ -77,11 +77,16 @@ def register(sub) -> None:
         "temporal diffusion renderer (checkpoints/renderer; slower)",
     )
     d = p.add_argument_group("diffusion renderer (with --renderer diffusion)")
-    d.add_argument("--steps", type=int, help="denoising steps (preset: 4)")
+    d.add_argument("--steps", type=int, help="denoising steps (preset: 2)")
     d.add_argument(
-        "--strength", type=float, help="0 = the warp exactly ... 1 = generated from noise"
+        "--strength",
+        type=float,
+        help="0 = the warp exactly ... 1 = generated from noise (preset: 1)",
     )
     d.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = off)")
+    d.add_argument(
+        "--samples", type=int, help="samples averaged per frame (less noise, more cost; preset: 4)"
+    )
     d.add_argument("--window", type=int, help="frames the network sees at once (preset: 8)")
     d.add_argument("--overlap", type=int, help="frames shared by windows, averaged (preset: 2)")
     d.add_argument(
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.preset, fps=args.fps, size=args.size, crop=args.crop, seed=args.seed)
     diffusion = {
         k: getattr(args, k)
-        for k in ("steps", "strength", "guidance", "window", "overlap", "known", "chunk")
+        for k in ("steps", "strength", "guidance", "samples", "window", "overlap", "known", "chunk")
         if getattr(args, k) is not None
     }
     if args.renderer is not None or diffusion:

@@ -36,6 +36,7 @@ def make_refiner(cfg: VlogConfig, image: np.ndarray, landmarks: np.ndarray):
             steps=d.steps,
             strength=d.strength,
             guidance=d.guidance,
+            samples=d.samples,
             window=d.window,
             overlap=d.overlap,
             known=d.known,

@@ -16,6 +16,7 @@ import torch
 
 from avatarvid.errors import InputError
 from avatarvid.render.controls import box_affine, crop, draw_controls, face_box
+from avatarvid.render.normals import FaceNormals
 from avatarvid.render.sampler import SamplerSettings, WindowSampler
 from avatarvid.render.unet import RendererUNet
 
@@ -28,11 +29,18 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return t.movedim(-1, -3)
 
 
-def condition(warped: np.ndarray, controls: np.ndarray, reference: np.ndarray) -> torch.Tensor:
-    """(F, 9, S, S) conditions from (F, S, S, 3) warped crops and control maps and one
-    (S, S, 3) reference crop."""
-    ref = np.broadcast_to(reference, warped.shape)
-    return torch.cat([to_tensor(warped), to_tensor(controls), to_tensor(ref)], dim=1)
+def condition(
+    warped: np.ndarray,
+    controls: np.ndarray,
+    normals: np.ndarray,
+    reference_normals: np.ndarray,
+    reference: np.ndarray,
+) -> torch.Tensor:
+    """(F, 15, S, S) conditions from (F, S, S, 3) warped crops, control maps, normal maps of
+    the target and of the reference's surface at the target's positions (their difference is
+    the change of shading the warp cannot make), and one (S, S, 3) reference crop."""
+    maps = (warped, controls, normals, reference_normals, np.broadcast_to(reference, warped.shape))
+    return torch.cat([to_tensor(m) for m in maps], dim=1)
 
 
 def load_renderer(path: Path) -> tuple[RendererUNet, dict]:
@@ -63,6 +71,8 @@ class DiffusionRefiner:
         self.settings = settings
         self.sampler = WindowSampler(model, scheduler_config, settings)
         self.reference = crop(image, self.box, self.size)
+        self.mesh = FaceNormals(landmarks)
+        self.reference_normals = self.mesh.vertex_normals(landmarks)
         h, w = image.shape[:2]
         self.shape = (h, w)
         self.back = cv2.invertAffineTransform(box_affine(self.box, self.size))
@@ -89,7 +99,13 @@ class DiffusionRefiner:
         self._pending, self._started = [], True
         warped = np.stack(crops)
         maps = np.stack([draw_controls(t, self.box, self.size) for t in targets])
-        out = self.sampler.next_chunk(to_tensor(warped), condition(warped, maps, self.reference))
+        pairs = [
+            self.mesh.target_and_reference_maps(t, self.reference_normals, self.box, self.size)
+            for t in targets
+        ]
+        normals, ref_normals = (np.stack(p) for p in zip(*pairs, strict=True))
+        cond = condition(warped, maps, normals, ref_normals, self.reference)
+        out = self.sampler.next_chunk(to_tensor(warped), cond)
         change = (out.movedim(1, -1).numpy() + 1.0) * 127.5 - warped
         h, w = self.shape
         result = []

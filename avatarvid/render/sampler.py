@@ -32,10 +32,15 @@ class SamplerSettings:
     chunk: int = 14  # frames per chunk, including the known ones
     scheduler: str = "ddim"
     seed: int = 0
+    # Independent samples averaged: their mean tends to the conditional mean, which is what
+    # minimises the error to the truth; one sample also carries the unpredictable part.
+    samples: int = 1
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or not 0.0 <= self.strength <= 1.0 or self.guidance < 0:
-            raise ValueError("need steps >= 1, 0 <= strength <= 1 and guidance >= 0")
+        if self.steps < 1 or self.samples < 1:
+            raise ValueError("need steps >= 1 and samples >= 1")
+        if not 0.0 <= self.strength <= 1.0 or self.guidance < 0:
+            raise ValueError("need 0 <= strength <= 1 and guidance >= 0")
         if not 0 <= self.overlap < self.window <= self.chunk or not 0 <= self.known < self.chunk:
             raise ValueError("need 0 <= overlap < window <= chunk and 0 <= known < chunk")
         if self.scheduler not in SCHEDULERS:
@@ -67,7 +72,7 @@ def window_starts(length: int, window: int, overlap: int) -> list[int]:
 
 
 class WindowSampler:
-    """Denoises (frames, 3, H, W) clips in [-1, 1] given per-frame conditions (frames, 9, H, W)."""
+    """Denoises (frames, 3, H, W) clips in [-1, 1] given per-frame conditions (frames, 15, H, W)."""
 
     def __init__(self, model: RendererUNet, train_scheduler_config: dict, s: SamplerSettings):
         self.model = model
@@ -85,19 +90,22 @@ class WindowSampler:
 
     @torch.no_grad()
     def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Window-averaged, guided prediction for a whole chunk."""
+        """Window-averaged, guided prediction for (samples, frames, 3, H, W) chunks."""
         total = torch.zeros_like(x)
-        count = torch.zeros(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device)
-        g = self.s.guidance
-        for a in window_starts(x.shape[0], self.s.window, self.s.overlap):
-            xs, cs = x[a : a + self.s.window], cond[a : a + self.s.window]
+        count = torch.zeros(x.shape[1], 1, 1, 1, dtype=x.dtype, device=x.device)
+        g, n = self.s.guidance, len(x)
+        for a in window_starts(x.shape[1], self.s.window, self.s.overlap):
+            xs, cs = (
+                x[:, a : a + self.s.window],
+                cond[a : a + self.s.window].expand(n, -1, -1, -1, -1),
+            )
             if g == 1.0:
-                pred = self.model(xs[None], t, cs[None])[0]
+                pred = self.model(xs, t, cs)
             else:
-                both = self.model(torch.stack([xs, xs]), t, torch.stack([cs, torch.zeros_like(cs)]))
-                pred = both[1] + g * (both[0] - both[1])
-            total[a : a + len(xs)] += pred
-            count[a : a + len(xs)] += 1
+                both = self.model(torch.cat([xs, xs]), t, torch.cat([cs, torch.zeros_like(cs)]))
+                pred = both[n:] + g * (both[:n] - both[n:])
+            total[:, a : a + xs.shape[1]] += pred
+            count[a : a + xs.shape[1]] += 1
         return total / count
 
     def sample_chunk(
@@ -116,9 +124,10 @@ class WindowSampler:
             scale = float(self.model.config.residual_scale)
             scheduler = make_scheduler(self.s.scheduler, self.train_config)
             timesteps = self._timesteps(scheduler)
-            noise = torch.randn(warped.shape, generator=generator, dtype=warped.dtype)
+            shape = (self.s.samples, *warped.shape)
+            noise = torch.randn(shape, generator=generator, dtype=warped.dtype)
             # The sample is the residual to the warp; "the noised warp" is noised zero residual.
-            zero = torch.zeros_like(warped)
+            zero = torch.zeros(shape, dtype=warped.dtype)
             if self.s.strength >= 1.0:
                 x = noise * scheduler.init_noise_sigma
             else:
@@ -126,10 +135,12 @@ class WindowSampler:
             known_r = (known - warped[:k]) * scale if k else None
             for t in timesteps:
                 if k:
-                    x[:k] = scheduler.add_noise(known_r, noise[:k], t.reshape(1))
+                    x[:, :k] = scheduler.add_noise(
+                        known_r.expand_as(x[:, :k]), noise[:, :k], t.reshape(1)
+                    )
                 pred = self._predict(scheduler.scale_model_input(x, t), t, cond)
                 x = scheduler.step(pred, t, x).prev_sample
-            out = (warped + x / scale).clamp(-1, 1)
+            out = (warped + x.mean(0) / scale).clamp(-1, 1)
         if k:
             out[:k] = known
         return out

@@ -1,7 +1,8 @@
 """The renderer's denoiser: a small pseudo-3D U-Net in pixel space.
 
 Conditions enter by channel concatenation, per frame: the warped reference (the largest
-identity cue, VLOGGER's ablation), the rasterised control maps and the reference image itself.
+identity cue, VLOGGER's ablation), the rasterised control maps, normal maps of the target and
+of the reference's surface at the target's positions (shading cues), and the reference image.
 Concatenation costs one wider input convolution; reference attention would cost an extra
 attention pass per block, which on a CPU is the dominant cost (see scripts/bench_renderer.py).
 Attention (spatial + temporal) only runs at the lowest resolutions, where it is cheap.
@@ -26,8 +27,8 @@ from avatarvid.render.blocks import (
     norm_groups,
 )
 
-# warped reference (3) + control maps (3) + reference image (3)
-COND_CHANNELS = 9
+# warped reference (3) + control maps (3) + normal maps (3 + 3) + reference image (3)
+COND_CHANNELS = 15
 
 
 class _Level(nn.Module):
@@ -54,7 +55,7 @@ class _Level(nn.Module):
 
 
 class RendererUNet(ModelMixin, ConfigMixin):
-    """(batch, frames, 3, H, W) noisy frames + (batch, frames, 9, H, W) conditions -> 3-channel
+    """(batch, frames, 3, H, W) noisy frames + (batch, frames, 15, H, W) conditions -> 3-channel
     prediction (v or epsilon, per the scheduler's config).
 
     The diffused sample is the correction to the warped frame, `(frame - warped) *

@@ -1,12 +1,13 @@
 """`avatarvid train renderer --config configs/train_renderer.yaml`: the diffusion renderer.
 
 Stage 1 trains on single frames (the temporal layers are skipped when a clip has one frame),
-stage 2 on clips (temporal layers on). v-prediction with min-SNR loss weighting (the low-noise
-steps, where the answer is already in the input, stop dominating the loss), conditions dropped
-together with
-probability `cond_dropout` so classifier-free guidance has an unconditional model, EMA weights
-are what is saved. accelerate runs the same loop on this CPU or on GPUs; `--resume` continues
-from the last state in `work_dir`.
+stage 2 on clips (temporal layers on). v-prediction; the loss is uniform over timesteps unless
+`min_snr_gamma` asks for min-SNR weighting, which starves the high-noise steps: the few-step
+sampler's first step is the network's conditional mean at t = T, learnt only there. Conditions
+are dropped together with probability `cond_dropout` so classifier-free guidance has an
+unconditional model; AdamW with warm-up and cosine decay; EMA weights are what is saved.
+accelerate runs the same loop on this CPU or on GPUs; `--resume` continues from the last
+state in `work_dir`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 import yaml
 from diffusers import DDPMScheduler
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from pydantic import BaseModel, ConfigDict
 
@@ -56,6 +58,7 @@ class RendererTrainConfig(BaseModel):
     batch_frames: int = 16  # stage 1: single frames per step
     batch_clips: int = 2  # stage 2: clips per step
     lr: float = 5e-4
+    lr_warmup_steps: int = 100  # then cosine decay to 0 over both stages
     ema_decay: float = 0.995
     cond_dropout: float = 0.1
     min_snr_gamma: float = 0.0  # min-SNR loss weighting (Hang et al. 2023); 0 = uniform
@@ -69,6 +72,7 @@ class RendererTrainConfig(BaseModel):
     output: str = "checkpoints/renderer"
     eval_steps: int = 4
     eval_strength: float = 0.5
+    eval_samples: int = 1
 
 
 def _paths(globs: list[str]) -> list[Path]:
@@ -131,17 +135,16 @@ def _batch(
     if single:
         c = rng.integers(0, len(clips.gt), single)
         f = rng.integers(0, clips.gt.shape[1], single)
-        gt, warped, ctl = (
-            clips.gt[c, f][:, None],
-            clips.warped[c, f][:, None],
-            clips.controls[c, f][:, None],
-        )
+        index = (c, f)
     else:
         c = rng.integers(0, len(clips.gt), clips_n)
-        gt, warped, ctl = clips.gt[c], clips.warped[c], clips.controls[c]
-    cond = torch.stack(
-        [condition(w, k, r) for w, k, r in zip(warped, ctl, clips.reference[c], strict=True)]
+        index = (c,)
+    gt, *per_frame = (
+        a[index][:, None] if single else a[index]
+        for a in (clips.gt, clips.warped, clips.controls, clips.normals, clips.reference_normals)
     )
+    cond = torch.stack([condition(*p) for p in zip(*per_frame, clips.reference[c], strict=True)])
+    warped = per_frame[0]
     return (to_tensor(gt) - to_tensor(warped)) * scale, cond
 
 
@@ -168,10 +171,11 @@ def train(config_path: Path, resume: bool) -> int:
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    model, opt = accelerator.prepare(model, opt)
+    total = cfg.stage1_steps + cfg.stage2_steps
+    lr_sched = get_cosine_schedule_with_warmup(opt, cfg.lr_warmup_steps, total)
+    model, opt, lr_sched = accelerator.prepare(model, opt, lr_sched)
     ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=cfg.ema_decay)
     sched = noise_scheduler()
-    total = cfg.stage1_steps + cfg.stage2_steps
     step, wall, cpu = 0, 0.0, 0.0
     state = work / "state"
     if resume and (state / "progress.json").is_file():
@@ -196,6 +200,7 @@ def train(config_path: Path, resume: bool) -> int:
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        lr_sched.step()
         opt.zero_grad()
         ema.step(accelerator.unwrap_model(model).parameters())
         step += 1

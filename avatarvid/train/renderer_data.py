@@ -1,18 +1,20 @@
 """Training clips for the diffusion renderer with known ground truth, built from real photos.
 
-For each photo, the expression rig + warp renderer animate the face along procedural motion;
+For each photo, the expression rig + warp renderer animate the face along procedural motion,
+and each frame is relit for its geometry under a fixed key light (`lighting.Relighter`):
 those frames are the ground truth. The renderer's input is what it gets at inference: the
-*reference* (a frame of the same animation far from the clip, its eyes, mouth or head often
-pushed to another state, as a user's photo is) warped to each target geometry, plus control
-maps. Where the reference state differs from the target (closed eyes, open or closed mouth, a
-turned head, resampling blur), the warp loses information the ground truth has; the network
-learns to restore it. It cannot learn real mouth interiors, lighting or
-disocclusions that the warp renderer itself does not produce: real talking-head videos
-(same arrays, other source) are needed for that.
+*reference* (a lit frame of the same animation far from the clip, its eyes, mouth or head
+often pushed to another state, as a user's photo is) warped to each target geometry, plus
+control maps and surface-normal maps of the target and of the reference's surface at the
+target's positions. The warp carries the reference's shading
+and loses what the reference state hides (closed eyes, parted or pressed lips, resampling);
+the network learns to relight and restore. It cannot learn real mouth interiors, real
+lighting or disocclusions: real talking-head videos (same arrays, other source) teach those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.framing import apply_affine, frame_reference
 from avatarvid.render.controls import crop, draw_controls, face_box, mouth_box
 from avatarvid.render.warp import FaceWarper
+from avatarvid.train.lighting import Relighter
 
 FRAMED = 192  # working resolution of the animation before the face box is cut out
 FPS = 25.0
@@ -55,22 +58,39 @@ def _reference_state(rng: np.random.Generator, row: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ClipSet:
-    """uint8 arrays: gt / warped / controls (N, F, S, S, 3), reference (N, S, S, 3);
-    mouth (N, 4) = y0, y1, x0, x1 of a box around the lips over the clip (for metrics)."""
+    """uint8 arrays: gt / warped / controls / normals / reference_normals (N, F, S, S, 3),
+    reference (N, S, S, 3); mouth (N, 4) = y0, y1, x0, x1 of a box around the lips over the
+    clip (for metrics)."""
 
     gt: np.ndarray
     warped: np.ndarray
     controls: np.ndarray
+    normals: np.ndarray
+    reference_normals: np.ndarray
     reference: np.ndarray
     mouth: np.ndarray
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, **self.__dict__)
 
+    def condition_inputs(self) -> Iterator[tuple[np.ndarray, ...]]:
+        """Per clip, the arrays `render.diffusion.condition` takes, in its argument order."""
+        return zip(
+            self.warped,
+            self.controls,
+            self.normals,
+            self.reference_normals,
+            self.reference,
+            strict=True,
+        )
+
     @classmethod
     def load(cls, path: Path) -> ClipSet:
         with np.load(path) as z:
-            return cls(**{k: z[k] for k in ("gt", "warped", "controls", "reference", "mouth")})
+            return cls(**{k: z[k] for k in _FIELDS})
+
+
+_FIELDS = ("gt", "warped", "controls", "normals", "reference_normals", "reference", "mouth")
 
 
 def face_sources(paths: list[Path], min_face: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,17 +107,12 @@ def face_sources(paths: list[Path], min_face: int = 60) -> list[tuple[np.ndarray
     return out
 
 
-def _augment(rng: np.random.Generator, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
-    """Same colour change (per-channel gain, gamma) and flip for every array of one clip."""
+def _augment(rng: np.random.Generator, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Same colour change (per-channel gain, gamma) for every image of one clip. No mirroring:
+    the light is fixed in camera space, so a mirrored clip would be lit from the wrong side."""
     gain = rng.uniform(0.8, 1.2, 3)
     gamma = rng.uniform(0.8, 1.25)
-    flip = rng.random() < 0.5
-    out = []
-    for i, a in enumerate(arrays):
-        if i < 3:  # images; the controls (last) only flip
-            a = (255 * np.clip((a / 255.0) ** gamma * gain, 0, 1)).astype(np.uint8)
-        out.append(a[..., ::-1, :].copy() if flip else a)
-    return out, flip
+    return [(255 * np.clip((a / 255.0) ** gamma * gain, 0, 1)).astype(np.uint8) for a in images]
 
 
 def make_clips(
@@ -112,9 +127,11 @@ def make_clips(
     """`clips_per_source` clips of `frames` frames for every source face."""
     rng = np.random.default_rng(seed)
     audio = load_audio(speech, ANALYSIS_RATE)
-    parts: dict[str, list] = {k: [] for k in ("gt", "warped", "controls", "reference", "mouth")}
+    parts: dict[str, list] = {k: [] for k in _FIELDS}
     for image, landmarks in sources:
         rig, warper, box = FaceRig(landmarks), FaceWarper(image, landmarks), face_box(landmarks)
+        light = Relighter(landmarks, image.shape[:2])
+        mesh = light.normals
         for _ in range(clips_per_source):
             style = ProceduralStyle(
                 mouth=rng.uniform(0.8, 2.0),
@@ -129,22 +146,29 @@ def make_clips(
             far = [i for i in range(n) if i < start - MIN_GAP or i >= start + frames + MIN_GAP]
             ref_index = int(rng.choice(far))
             ref_lm = rig.landmarks(_reference_state(rng, motion.values[ref_index]))
-            ref_full = warper.render(ref_lm)
+            ref_full = light.apply(warper.render(ref_lm), ref_lm)
             ref_warper = FaceWarper(ref_full, ref_lm)
             targets = rig.landmarks(motion.values[start : start + frames])
-            gt = np.stack([crop(warper.render(t), box, size) for t in targets])
+            gt = np.stack([crop(light.apply(warper.render(t), t), box, size) for t in targets])
             warped = np.stack([crop(ref_warper.render(t), box, size) for t in targets])
-            controls = np.stack([draw_controls(t, box, size) for t in targets])
             reference = crop(ref_full, box, size)
-            arrays, flipped = [gt, warped, reference, controls], False
             if augment:
-                arrays, flipped = _augment(rng, arrays)
+                gt, warped, reference = _augment(rng, [gt, warped, reference])
             boxes = [mouth_box(t, box, size) for t in targets]
-            y0, y1 = min(b[0].start for b in boxes), max(b[0].stop for b in boxes)
-            x0, x1 = min(b[1].start for b in boxes), max(b[1].stop for b in boxes)
-            if flipped:
-                x0, x1 = size - x1, size - x0
-            for key, a in zip(("gt", "warped", "reference", "controls"), arrays, strict=True):
-                parts[key].append(a)
-            parts["mouth"].append((y0, y1, x0, x1))
+            parts["gt"].append(gt)
+            parts["warped"].append(warped)
+            parts["controls"].append(np.stack([draw_controls(t, box, size) for t in targets]))
+            ref_normals = mesh.vertex_normals(ref_lm)
+            pairs = [mesh.target_and_reference_maps(t, ref_normals, box, size) for t in targets]
+            parts["normals"].append(np.stack([p[0] for p in pairs]))
+            parts["reference_normals"].append(np.stack([p[1] for p in pairs]))
+            parts["reference"].append(reference)
+            parts["mouth"].append(
+                (
+                    min(b[0].start for b in boxes),
+                    max(b[0].stop for b in boxes),
+                    min(b[1].start for b in boxes),
+                    max(b[1].stop for b in boxes),
+                )
+            )
     return ClipSet(**{k: np.stack(v) for k, v in parts.items()})

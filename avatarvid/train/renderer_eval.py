@@ -38,11 +38,9 @@ def render_clips(
     """Each clip denoised as one chunk from its warped frames; uint8 like `clips.gt`."""
     sampler = WindowSampler(model, scheduler_config, settings)
     out = []
-    for i, (warped, ctl, ref) in enumerate(
-        zip(clips.warped, clips.controls, clips.reference, strict=True)
-    ):
+    for i, parts in enumerate(clips.condition_inputs()):
         gen = torch.Generator().manual_seed(settings.seed + i)
-        x = sampler.sample_chunk(to_tensor(warped), condition(warped, ctl, ref), None, gen)
+        x = sampler.sample_chunk(to_tensor(parts[0]), condition(*parts), None, gen)
         out.append(((x.movedim(1, -1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8))
     return np.stack(out)
 
@@ -55,12 +53,19 @@ def evaluate(
     settings = SamplerSettings(
         steps=cfg.eval_steps,
         strength=cfg.eval_strength,
+        samples=cfg.eval_samples,
         window=frames,
         chunk=frames,
         overlap=0,
         known=0,
     )
-    result = {"settings": {"steps": settings.steps, "strength": settings.strength}}
+    result = {
+        "settings": {
+            "steps": settings.steps,
+            "strength": settings.strength,
+            "samples": settings.samples,
+        }
+    }
     result["warp"] = _scores(clips.warped, clips.gt, clips.mouth)
     for name, model in (("untrained", untrained), ("trained", trained)):
         result[name] = _scores(
