@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_renderer.py [--size 64] [--frames 8] [--json out.json]
 
-Both get the same 15-channel input (noisy sample + 12 condition channels) and return 3
+Both get the same 18-channel input (noisy sample + 15 condition channels) and return 3
 channels. The peer uses its usual layout (cross-attention blocks at the two highest
 resolutions, a plain block at the lowest) with a single zero context token, and its widths are
 scaled until its parameter count is within a few percent of ours. Timings are interleaved and
