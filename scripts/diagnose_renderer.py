@@ -1,12 +1,16 @@
-"""Why the diffusion renderer does or does not beat the warp: bias or noise, and which strength.
+"""Why the diffusion renderer does or does not beat the warp: bias or noise, and which settings.
 
     .venv/bin/python scripts/diagnose_renderer.py [--clips out/renderer_work/validation_64_8.npz]
+        [--sample STEPS:STRENGTH:SAMPLES[:GUIDANCE[:SCHEDULER]] ...] [--per-source N]
 
 On a cached clip set (built by `avatarvid train renderer`): PSNR of the network's x0 estimate
 from the noised warp at high noise levels, from one noise draw and averaged over several (if
 the average beats one draw, the estimate leaks the input noise; if even the average does not
-beat the warp, the learned mean correction is wrong or near zero), then PSNR of full sampling
-against strength. Choose settings on the validation identity, never on the held-out one.
+beat the warp, the learned mean correction is wrong or near zero); then the scores of the warp,
+of "oracle relighting" (the warp times the exact shading ratio read from the two normal maps:
+what relighting alone can gain) and of full sampling with each `--sample` setting, overall
+and per source face with `--per-source` (clips per face). Choose settings on the validation
+identity, never on the held-out one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import numpy as np
 import torch
 
 from avatarvid.render.diffusion import condition, load_renderer, to_tensor
+from avatarvid.render.normals import decode_normal_map
 from avatarvid.render.sampler import SamplerSettings, make_scheduler
+from avatarvid.train.lighting import lambert
 from avatarvid.train.renderer_data import ClipSet
 from avatarvid.train.renderer_eval import _scores, render_clips
 
@@ -30,6 +36,14 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/renderer")
     ap.add_argument("--clips", type=Path, default=ROOT / "out/renderer_work/validation_64_8.npz")
     ap.add_argument("--draws", type=int, default=6)
+    ap.add_argument(
+        "--sample",
+        nargs="+",
+        default=["2:1.0:4", "2:1.0:1", "2:0.5:4", "4:0.5:1"],
+        help="settings to score, STEPS:STRENGTH:SAMPLES[:GUIDANCE[:ddim|dpm]] (default: the "
+        "shipped 2:1.0:4, ...)",
+    )
+    ap.add_argument("--per-source", type=int, help="also score each face's N clips apart")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model, sched_cfg = load_renderer(args.checkpoint)
@@ -62,14 +76,44 @@ def main() -> None:
         mean = torch.stack(draws).mean(0)
         print(f"x0 estimate at t={t}: one draw {psnr(draws[0])}, mean of {args.draws} {psnr(mean)}")
     frames = clips.gt.shape[1]
-    for strength in (0.25, 0.5, 0.75, 1.0):
-        s = SamplerSettings(
-            steps=4, strength=strength, window=frames, chunk=frames, overlap=0, known=0
+    outputs = {"warp": clips.warped, "oracle relighting": oracle_relighting(clips)}
+    for spec in args.sample:
+        parts = spec.split(":")
+        steps, strength, samples, guidance, scheduler = parts + ["1.0", "ddim"][len(parts) - 3 :]
+        settings = SamplerSettings(
+            steps=int(steps),
+            strength=float(strength),
+            samples=int(samples),
+            guidance=float(guidance),
+            scheduler=scheduler,
+            window=frames,
+            chunk=frames,
+            overlap=0,
+            known=0,
         )
-        out = _scores(render_clips(model, sched_cfg, clips, s), clips.gt, clips.mouth)
-        print(
-            f"DDIM 4 steps, strength {strength}: {out['psnr']:.2f} (mouth {out['mouth_psnr']:.2f})"
-        )
+        outputs[spec] = render_clips(model, sched_cfg, clips, settings)
+    n = args.per_source
+    for name, out in outputs.items():
+        print(f"{name}: {_table(out, clips, slice(None))}")
+        if n:
+            for i in range(0, len(clips.gt), n):
+                print(f"  clips {i}-{i + n - 1}: {_table(out, clips, slice(i, i + n))}")
+
+
+def oracle_relighting(clips: ClipSet) -> np.ndarray:
+    """The warp times the target / reference shading ratio where both normal maps cover it."""
+    target, on_target = decode_normal_map(clips.normals)
+    reference, on_reference = decode_normal_map(clips.reference_normals)
+    ratio = np.where(on_target & on_reference, lambert(target) / lambert(reference), 1.0)
+    return np.clip(clips.warped * ratio[..., None], 0, 255).round().astype(np.uint8)
+
+
+def _table(out: np.ndarray, clips: ClipSet, which: slice) -> str:
+    s = _scores(out[which], clips.gt[which], clips.mouth[which])
+    return (
+        f"PSNR {s['psnr']:.2f} SSIM {s['ssim']:.4f} "
+        f"mouth PSNR {s['mouth_psnr']:.2f} mouth SSIM {s['mouth_ssim']:.4f}"
+    )
 
 
 if __name__ == "__main__":

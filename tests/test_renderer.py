@@ -20,7 +20,7 @@ from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.render.controls import draw_controls, face_box
 from avatarvid.render.diffusion import DiffusionRefiner, load_renderer
-from avatarvid.render.normals import FaceNormals
+from avatarvid.render.normals import FaceNormals, decode_normal_map
 from avatarvid.render.sampler import SamplerSettings, WindowSampler, make_scheduler, window_starts
 from avatarvid.render.unet import COND_CHANNELS, RendererUNet
 from avatarvid.render.warp import FaceWarper
@@ -331,5 +331,9 @@ def test_normal_maps_turn_with_the_head(face_clip):
     drawn = mesh.normal_map(lm, front, box, 32)
     assert drawn.shape == (32, 32, 3) and drawn.dtype == np.uint8
     assert not drawn[0].any() and drawn[16, 16, 2] < 100  # nz < 0 at the face centre
+    decoded, on_face = decode_normal_map(drawn)
+    assert not on_face[0].any() and on_face[16, 16]
+    assert 0.8 < np.linalg.norm(decoded[16, 16]) <= 1.01  # interpolated between unit normals
+    assert decoded[16, 16, 2] < 0  # facing the camera
     flat = FaceNormals(lm[:, :2]).vertex_normals(lm[:, :2])
     assert np.array_equal(flat, np.tile([0.0, 0.0, -1.0], (len(flat), 1)))

@@ -63,3 +63,8 @@ class FaceNormals:
         both = np.hstack([self.vertex_normals(target), reference_normals])
         drawn = self.normal_map(target, both, box, size)
         return drawn[..., :3], drawn[..., 3:]
+
+
+def decode_normal_map(drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normals (..., 3) and the face mask (...) of uint8 maps drawn by `FaceNormals.normal_map`."""
+    return drawn.astype(np.float32) / 127.5 - 1.0, drawn.any(axis=-1)

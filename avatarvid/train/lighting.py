@@ -25,6 +25,11 @@ FADE_RING = 1.12  # the ratio reaches 1 this far out, relative to the face oval'
 RATIO_RANGE = (0.5, 2.0)
 
 
+def lambert(normals: np.ndarray) -> np.ndarray:
+    """Brightness of unit `normals` (..., 3) under the key light: ambient + diffuse."""
+    return AMBIENT + (1 - AMBIENT) * np.clip(normals @ LIGHT, 0, 1)
+
+
 class Relighter:
     """Shading ratios of target geometries against one source photo's geometry."""
 
@@ -35,7 +40,7 @@ class Relighter:
 
     def shading(self, points: np.ndarray) -> np.ndarray:
         """(468,) Lambertian brightness of a (478+, 3) geometry."""
-        return AMBIENT + (1 - AMBIENT) * np.clip(self.normals.vertex_normals(points) @ LIGHT, 0, 1)
+        return lambert(self.normals.vertex_normals(points))
 
     def ratio_map(self, target: np.ndarray) -> np.ndarray:
         """(H, W) float32 brightness ratio target / source over the target image."""
