@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from diffusers import UNet3DConditionModel
 
-from avatarvid.render.unet import COND_CHANNELS, RendererUNet
+from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
 
 SHIPPED = json.loads(
     (Path(__file__).resolve().parent.parent / "checkpoints/renderer/config.json").read_text()

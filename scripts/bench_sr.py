@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from avatarvid.render.sr.upscaler import VideoUpscaler, load_sr_model
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
 
 
 def fps(variant: str, scale: int, frames: int, steps: int) -> float:

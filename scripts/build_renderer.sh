@@ -9,4 +9,4 @@ if [ ! -d /usr/share/doc/opencv-doc/opencv4/html ]; then
 fi
 [ -x .venv/bin/avatarvid ] || bash scripts/setup.sh
 rm -rf out/renderer_work
-/usr/bin/time -v .venv/bin/avatarvid train renderer --config configs/train_renderer.yaml
+/usr/bin/time -v .venv/bin/avatarvid train renderer --config configs/train/renderer.yaml

@@ -17,9 +17,9 @@ if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
 fi
 # Two rounds of the config's cosine schedule (the second a warm restart from the first).
 for resume in "" --resume; do
-  nice -n 5 .venv/bin/avatarvid train sr --config configs/train_sr_fast.yaml $resume &
+  nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_fast.yaml $resume &
   fast=$!
-  nice -n 5 .venv/bin/avatarvid train sr --config configs/train_sr_diffusion.yaml $resume
+  nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml $resume
   wait "$fast"
 done
 nice -n 5 .venv/bin/python scripts/eval_sr.py --variants fast --json checkpoints/sr/eval_fast.json

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avatarvid.render.diffusion import condition, load_renderer, to_tensor
-from avatarvid.render.normals import decode_normal_map
-from avatarvid.render.sampler import SamplerSettings, make_scheduler
-from avatarvid.train.lighting import lambert
-from avatarvid.train.renderer_data import ClipSet
-from avatarvid.train.renderer_eval import _scores, render_clips
+from avatarvid.data.lighting import lambert
+from avatarvid.data.renderer_clips import ClipSet
+from avatarvid.evaluate.renderer import _scores, render_clips
+from avatarvid.sampling.renderer import SamplerSettings, make_scheduler
+from avatarvid.stages.refiner import condition, load_renderer, to_tensor
+from avatarvid.warp.normals import decode_normal_map
 
 ROOT = Path(__file__).resolve().parent.parent
 

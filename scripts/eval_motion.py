@@ -20,21 +20,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avatarvid.data.augment import augment
+from avatarvid.data.shards import Clip, read_split
 from avatarvid.evaluate.motion_eval import score, seam_smoothness
 from avatarvid.media.audio import ANALYSIS_RATE
 from avatarvid.media.image import load_image
-from avatarvid.motion.augment import augment
-from avatarvid.motion.denoiser import MotionDenoiser
+from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import procedural_motion
 from avatarvid.motion.rig import FaceRig
-from avatarvid.motion.sampler import (
+from avatarvid.perception.face_mesh import detect_reference_face
+from avatarvid.sampling.motion import (
     SamplerSettings,
     load_denoiser,
     sample_motion,
     window_starts,
 )
-from avatarvid.motion.shards import Clip, read_split
-from avatarvid.perception.face_mesh import detect_reference_face
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from avatarvid.cli import main as cli
+from avatarvid.data.shards import read_split
 from avatarvid.evaluate.report import evaluate_talking_video
 from avatarvid.media.audio import ANALYSIS_RATE
-from avatarvid.motion.denoiser import MotionDenoiser
+from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import procedural_motion
-from avatarvid.motion.sampler import SamplerSettings, load_denoiser, sample_motion
 from avatarvid.motion.schema import Motion
-from avatarvid.motion.shards import read_split
+from avatarvid.sampling.motion import SamplerSettings, load_denoiser, sample_motion
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "examples" / "astronaut.png"

@@ -28,9 +28,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
-from avatarvid.render.sr.guide import ReferenceGuide
-from avatarvid.render.sr.model import SRNet
-from avatarvid.render.sr.upscaler import CHECKPOINT_DIR, VideoUpscaler, load_sr_model
+from avatarvid.models.sr_net import SRNet
+from avatarvid.stages.sr_guide import ReferenceGuide
+from avatarvid.stages.upscaler import CHECKPOINT_DIR, VideoUpscaler, load_sr_model
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 ASTRONAUT = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"

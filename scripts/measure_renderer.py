@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from avatarvid.bench import write_looped_speech
 from avatarvid.cli import main as cli
-from avatarvid.config import load_config
+from avatarvid.config.settings import load_config
+from avatarvid.evaluate.bench import write_looped_speech
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.vlog import prepare_reference
-from avatarvid.render.controls import crop, face_box
+from avatarvid.warp.controls import crop, face_box
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from avatarvid.bench import write_looped_speech
-from avatarvid.config import load_config
+from avatarvid.config.settings import load_config
+from avatarvid.evaluate.bench import write_looped_speech
 from avatarvid.evaluate.report import evaluate_talking_video
 from avatarvid.pipelines.vlog import VlogRequest, render_vlog
 

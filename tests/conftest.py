@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from avatarvid.assets import examples_dir
+
+EXAMPLES = examples_dir()
 
 
 @pytest.fixture(scope="session")

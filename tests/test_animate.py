@@ -14,7 +14,7 @@ from avatarvid.media.video import VideoReader, VideoWriter, probe
 from avatarvid.motion.retarget import BONES, Retargeter, with_virtual_joints
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.smoothing import fill_gaps, one_euro
-from avatarvid.render.body_warp import BodyWarper
+from avatarvid.warp.body import BodyWarper
 
 GRACE_HOPPER = (
     __import__("matplotlib").get_data_path() + "/sample_data/grace_hopper.jpg"
@@ -135,8 +135,8 @@ def test_animate_diffusion_renderer_and_sr(animate_data, tmp_path):
 
     import torch
 
-    from avatarvid.render.diffusion import SCHEDULER_FILE
-    from avatarvid.render.unet import RendererUNet
+    from avatarvid.models.renderer_unet import RendererUNet
+    from avatarvid.stages.refiner import SCHEDULER_FILE
     from avatarvid.train.renderer import noise_scheduler
 
     root, _, _ = animate_data

@@ -256,10 +256,10 @@ def test_report_without_a_face(tmp_path: Path, astronaut: np.ndarray) -> None:
 def test_phoneme_opening_follows_the_spoken_phonemes():
     """pocketsphinx on real synthesised speech: its phones imply the mouth espeak-ng's own
     phoneme timings imply (the ground truth), and the phones lie inside the clip, in order."""
+    from avatarvid.data.espeak import Espeak
+    from avatarvid.data.visemes import mouth_targets
     from avatarvid.evaluate.phoneme_sync import phoneme_opening
     from avatarvid.media.features import num_video_frames
-    from avatarvid.motion.espeak import Espeak
-    from avatarvid.motion.visemes import mouth_targets
     from avatarvid.perception.phonemes import recognise_phones
 
     utt = Espeak().synth(

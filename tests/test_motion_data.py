@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from avatarvid.cli import main
+from avatarvid.data.augment import augment, band_limit
+from avatarvid.data.espeak import Espeak
+from avatarvid.data.shards import read_split
+from avatarvid.data.tts_corpus import SPLIT_VARIANTS
+from avatarvid.data.visemes import is_vowel, motion_targets, phone_visemes
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.audio import ANALYSIS_RATE
-from avatarvid.motion.augment import augment, band_limit
-from avatarvid.motion.corpus import SPLIT_VARIANTS
-from avatarvid.motion.espeak import Espeak
 from avatarvid.motion.schema import MOTION_LAYOUT, Motion
-from avatarvid.motion.shards import read_split
-from avatarvid.motion.visemes import is_vowel, motion_targets, phone_visemes
 
 
 @pytest.fixture(scope="module")

@@ -11,23 +11,22 @@ import torch
 import yaml
 
 from avatarvid.cli import main
+from avatarvid.data.motion_batches import WindowBank
+from avatarvid.data.tts_corpus import synth_clip
 from avatarvid.errors import CheckpointError
 from avatarvid.evaluate.metrics import best_lag_correlation, pearson, speech_envelope
 from avatarvid.evaluate.motion_eval import seam_smoothness
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.audio_features import FEATURE_DIM, frame_features
-from avatarvid.motion.corpus import synth_clip
-from avatarvid.motion.denoiser import MotionDenoiser
-from avatarvid.motion.sampler import (
-    DEFAULT_CHECKPOINT,
+from avatarvid.motion.schema import MOTION_LAYOUT, Motion
+from avatarvid.sampling.motion import (
     SamplerSettings,
     load_denoiser,
     sample_motion,
     window_starts,
 )
-from avatarvid.motion.schema import MOTION_LAYOUT, Motion
 from avatarvid.train.motion import channel_weights, diffusion_loss, train_scheduler
-from avatarvid.train.motion_data import WindowBank
 
 TINY = dict(width=32, layers=2, heads=2, window=16, context=4, dropout=0.0)
 
@@ -160,7 +159,7 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
 def test_shipped_checkpoint_lip_syncs_a_held_out_voice_and_drives_a_render(
     tmp_path, astronaut_path, short_speech
 ):
-    model = load_denoiser(DEFAULT_CHECKPOINT)
+    model = load_denoiser("motion")
     assert sum(p.numel() for p in model.parameters()) * 4 < 8e6  # a few MB
     clip = synth_clip(np.random.default_rng(0), "test")  # a voice never trained on
     a = sample_motion(model, clip.audio, 25.0, seed=3)

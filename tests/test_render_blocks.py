@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from avatarvid.render.blocks import (
+from avatarvid.models.blocks import (
     PseudoConv3d,
     ResBlockP3D,
     SpatialAttention,
     TemporalAttention,
     TemporalConv,
 )
-from avatarvid.render.unet import COND_CHANNELS, RendererUNet
+from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
 
 TINY = dict(block_channels=(8, 16), attention_levels=(False, True), heads=2)
 

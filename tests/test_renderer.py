@@ -10,23 +10,28 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import ROOT
+from conftest import EXAMPLES
 
 from avatarvid.cli import main
+from avatarvid.data.lighting import Relighter
+from avatarvid.data.renderer_clips import _reference_state
 from avatarvid.media.features import num_video_frames
 from avatarvid.media.video import VideoReader
+from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
-from avatarvid.render.controls import draw_controls, face_box
-from avatarvid.render.diffusion import DiffusionRefiner, load_renderer
-from avatarvid.render.normals import FaceNormals, decode_normal_map
-from avatarvid.render.sampler import SamplerSettings, WindowSampler, make_scheduler, window_starts
-from avatarvid.render.unet import COND_CHANNELS, RendererUNet
-from avatarvid.render.warp import FaceWarper
-from avatarvid.train.lighting import Relighter
+from avatarvid.sampling.renderer import (
+    SamplerSettings,
+    WindowSampler,
+    make_scheduler,
+    window_starts,
+)
+from avatarvid.stages.refiner import DiffusionRefiner, load_renderer
 from avatarvid.train.renderer import loss_weights, noise_scheduler
-from avatarvid.train.renderer_data import _reference_state
+from avatarvid.warp.controls import draw_controls, face_box
+from avatarvid.warp.face import FaceWarper
+from avatarvid.warp.normals import FaceNormals, decode_normal_map
 
 TINY = dict(block_channels=(8, 16), attention_levels=(False, True), heads=2, sample_size=16)
 
@@ -187,8 +192,8 @@ def trained_tiny(tmp_path_factory) -> Path:
     """`avatarvid train renderer` on a tiny config, stopped and resumed."""
     root = tmp_path_factory.mktemp("train")
     cfg = dict(
-        photos=[str(ROOT / "examples/astronaut.png")],
-        heldout_photos=[str(ROOT / "examples/astronaut.png")],
+        photos=[str(EXAMPLES / "astronaut.png")],
+        heldout_photos=[str(EXAMPLES / "astronaut.png")],
         size=24,
         frames=4,
         clips_per_source=2,

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from avatarvid.cli import main
+from avatarvid.data.degrade import Degradation, h264, jpeg
 from avatarvid.errors import InputError
 from avatarvid.media.video import VideoWriter, probe
-from avatarvid.render.sr.degrade import Degradation, h264, jpeg
-from avatarvid.render.sr.model import SRNet, bicubic
-from avatarvid.render.sr.sampling import super_resolve
-from avatarvid.render.sr.stage import SRStage
-from avatarvid.render.sr.temporal import StaticHold
-from avatarvid.render.sr.upscaler import VideoUpscaler, load_sr_model, stages_for
+from avatarvid.models.sr_net import SRNet, bicubic
+from avatarvid.sampling.sr import super_resolve
+from avatarvid.stages.sr import SRStage
+from avatarvid.stages.sr_temporal import StaticHold
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,7 +185,7 @@ def test_training_writes_a_loadable_checkpoint(tmp_path):
 
 
 def test_shipped_fast_model_beats_bicubic_on_a_held_out_photo(astronaut):
-    """astronaut.png was excluded from training (configs/train_sr_fast.yaml)."""
+    """astronaut.png was excluded from training (configs/train/sr_fast.yaml)."""
     truth = astronaut[128:384, 128:384]
     low = cv2.resize(truth, (128, 128), interpolation=cv2.INTER_AREA)
     x = torch.from_numpy(low).permute(2, 0, 1)[None].float() / 255

@@ -10,7 +10,7 @@ import pytest
 from skimage import data
 
 from avatarvid.perception import landmark_ids as ids
-from avatarvid.render.warp import FaceWarper
+from avatarvid.warp.face import FaceWarper
 
 LUMA = np.array([0.299, 0.587, 0.114])
 

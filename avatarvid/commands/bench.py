@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from avatarvid.assets import examples_dir
 
 
 def register(sub) -> None:
@@ -20,11 +20,11 @@ def register(sub) -> None:
     )
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="output sizes")
     p.add_argument("--preset", default="default")
-    p.add_argument("--image", type=Path, default=EXAMPLES / "astronaut.png")
+    p.add_argument("--image", type=Path, default=examples_dir() / "astronaut.png")
     p.add_argument(
         "--audio",
         type=Path,
-        default=EXAMPLES / "speech.wav",
+        default=examples_dir() / "speech.wav",
         help="speech to loop/cut to each length",
     )
     p.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write JSON")
@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.bench import run_benchmark
+    from avatarvid.evaluate.bench import run_benchmark
 
     run_benchmark(args.image, args.audio, args.seconds, args.sizes, args.preset, args.json)
     return 0

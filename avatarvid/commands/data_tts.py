@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.motion.corpus import build_corpus
+    from avatarvid.data.tts_corpus import build_corpus
 
     if not 0 < args.hours <= 1000:
         raise InputError("--hours must be in (0, 1000]")

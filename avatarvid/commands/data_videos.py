@@ -29,8 +29,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.motion.shards import write_shard
-    from avatarvid.motion.tracking import track_video
+    from avatarvid.data.shards import write_shard
+    from avatarvid.data.video_tracks import track_video
 
     if not args.inp.is_dir():
         raise InputError(f"input folder {args.inp} does not exist")

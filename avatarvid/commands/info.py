@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as md
 import os
-from pathlib import Path
 
 PACKAGES = ("torch", "diffusers", "mediapipe", "av", "decord", "opencv-python-headless", "numpy")
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "info",
-        help="versions, device and checkpoints found",
-        description="Print versions, compute device, presets and checkpoints.",
+        help="versions, device, presets and checkpoints",
+        description="Print versions, compute device, attention backend, presets and checkpoints.",
     )
     p.set_defaults(func=run)
 
@@ -23,7 +21,7 @@ def register(sub) -> None:
 def run(_: argparse.Namespace) -> int:
     import torch
 
-    from avatarvid.config import CONFIG_DIR
+    from avatarvid.assets import checkpoints_dir, preset_names, shipped_checkpoints
 
     for pkg in PACKAGES:
         try:
@@ -36,7 +34,7 @@ def run(_: argparse.Namespace) -> int:
         f"{'device':24s} {device} ({os.cpu_count()} CPU cores, "
         f"{torch.get_num_threads()} torch threads)"
     )
-    print(f"{'presets':24s} {', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))}")
-    found = sorted(p.parent.name for p in CHECKPOINTS.glob("*/config.json"))
-    print(f"{'checkpoints':24s} {', '.join(found) or 'none'}")
+    print(f"{'presets':24s} {', '.join(preset_names())}")
+    found = shipped_checkpoints()
+    print(f"{'checkpoints':24s} {', '.join(found) or 'none'} ({checkpoints_dir()})")
     return 0

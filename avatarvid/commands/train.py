@@ -24,7 +24,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train a model (motion, renderer, sr)",
-        description="Train a model from a YAML training config (configs/train_*.yaml).",
+        description="Train a model from a YAML training config (configs/train/*.yaml).",
     )
     p.add_argument("target", choices=sorted(TARGETS), help="which model to train")
     p.add_argument("--config", required=True, type=Path, help="training config YAML")

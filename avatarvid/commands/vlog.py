@@ -98,7 +98,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.config import load_config
+    from avatarvid.config.settings import load_config
     from avatarvid.pipelines.vlog import VlogRequest, check_paths, render_vlog
 
     config = load_config(args.preset, fps=args.fps, size=args.size, crop=args.crop, seed=args.seed)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from avatarvid.config import VlogConfig, load_config
+from avatarvid.config.settings import VlogConfig, load_config
 from avatarvid.errors import InputError, NoFaceError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
@@ -41,11 +41,11 @@ from avatarvid.perception.pose import (
 )
 from avatarvid.pipelines.output import emit
 from avatarvid.pipelines.paths import check_job_paths
-from avatarvid.pipelines.refine import make_refiner
-from avatarvid.render.body_warp import BodyWarper
-from avatarvid.render.sr.stage import SR_MODES, SRStage
-from avatarvid.render.warp import FaceWarper
+from avatarvid.stages.refine import make_refiner
+from avatarvid.stages.sr import SR_MODES, SRStage
 from avatarvid.timing import StageTimer
+from avatarvid.warp.body import BodyWarper
+from avatarvid.warp.face import FaceWarper
 
 log = logging.getLogger(__name__)
 MUX_RATE = 48000

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from avatarvid.media.video import VideoWriter
-from avatarvid.render.sr.stage import SRStage
+from avatarvid.stages.sr import SRStage
 from avatarvid.timing import StageTimer
 
 

@@ -17,8 +17,8 @@ from avatarvid.errors import InputError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
-from avatarvid.render.sr.guide import ReferenceGuide
-from avatarvid.render.sr.upscaler import VideoUpscaler, load_sr_model, stages_for
+from avatarvid.stages.sr_guide import ReferenceGuide
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
 
 MAX_OUTPUT_SIDE = 4096
 AUDIO_RATE = 48000

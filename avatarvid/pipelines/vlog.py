@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from avatarvid.config import CONFIG_DIR, VlogConfig
+from avatarvid.assets import checkpoint_path
+from avatarvid.config.settings import VlogConfig
 from avatarvid.errors import NoFaceError
 from avatarvid.media.audio import ANALYSIS_RATE, iter_audio, load_audio
 from avatarvid.media.features import num_video_frames
@@ -27,10 +28,10 @@ from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_referen
 from avatarvid.perception.framing import apply_affine, frame_reference
 from avatarvid.pipelines.output import emit
 from avatarvid.pipelines.paths import check_job_paths
-from avatarvid.pipelines.refine import make_refiner
-from avatarvid.render.sr.stage import SRStage
-from avatarvid.render.warp import FaceWarper
+from avatarvid.stages.refine import make_refiner
+from avatarvid.stages.sr import SRStage
 from avatarvid.timing import StageTimer
+from avatarvid.warp.face import FaceWarper
 
 log = logging.getLogger(__name__)
 MUX_RATE = 48000
@@ -115,7 +116,7 @@ def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
     m = cfg.motion
     if m.generator == "diffusion":
         # torch is imported only when a model runs: the warp path stays light to start.
-        from avatarvid.motion.sampler import SamplerSettings, load_denoiser, sample_motion
+        from avatarvid.sampling.motion import SamplerSettings, load_denoiser, sample_motion
 
         settings = SamplerSettings(
             steps=m.steps,
@@ -123,8 +124,7 @@ def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
             expressiveness=m.expressiveness,
             head_motion=m.head_motion,
         )
-        path = Path(m.checkpoint)
-        model = load_denoiser(path if path.is_absolute() else CONFIG_DIR.parent / path)
+        model = load_denoiser(checkpoint_path(m.checkpoint))
         return sample_motion(model, audio, cfg.fps, seed=cfg.seed, settings=settings)
     style = ProceduralStyle(
         mouth=m.mouth,

@@ -23,12 +23,12 @@ from diffusers import DDPMScheduler
 from diffusers.training_utils import EMAModel
 from pydantic import BaseModel, ConfigDict
 
+from avatarvid.data.motion_batches import WindowBank
+from avatarvid.data.shards import read_split
+from avatarvid.data.visemes import MOUTH_CHANNELS
 from avatarvid.errors import InputError
-from avatarvid.motion.denoiser import MotionDenoiser
+from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.schema import MOTION_LAYOUT
-from avatarvid.motion.shards import read_split
-from avatarvid.motion.visemes import MOUTH_CHANNELS
-from avatarvid.train.motion_data import WindowBank
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`avatarvid train renderer --config configs/train_renderer.yaml`: the diffusion renderer.
+"""`avatarvid train renderer --config configs/train/renderer.yaml`: the diffusion renderer.
 
 Stage 1 trains on single frames (the temporal layers are skipped when a clip has one frame),
 stage 2 on clips (temporal layers on). v-prediction; the loss is uniform over timesteps unless
@@ -26,11 +26,11 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from pydantic import BaseModel, ConfigDict
 
+from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips
 from avatarvid.errors import InputError
-from avatarvid.render.diffusion import SCHEDULER_FILE, condition, to_tensor
-from avatarvid.render.unet import RendererUNet
-from avatarvid.train.renderer_data import ClipSet, face_sources, make_clips
-from avatarvid.train.renderer_eval import evaluate
+from avatarvid.evaluate.renderer import evaluate
+from avatarvid.models.renderer_unet import RendererUNet
+from avatarvid.stages.refiner import SCHEDULER_FILE, condition, to_tensor
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -1,4 +1,4 @@
-"""`avatarvid train sr --config configs/train_sr_fast.yaml`: train an SRNet.
+"""`avatarvid train sr --config configs/train/sr_fast.yaml`: train an SRNet.
 
 The one-pass variant regresses the residual over bicubic (L1). The diffusion variant learns
 to predict that residual (x0 / "sample" parameterisation, diffusers DDIM noise schedule)
@@ -20,10 +20,10 @@ import torch.nn.functional as F
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from avatarvid.data.sr_clips import ClipSampler, expand_sources
 from avatarvid.errors import InputError
-from avatarvid.render.sr.model import SRNet, bicubic
-from avatarvid.render.sr.sampling import make_scheduler
-from avatarvid.train.sr_data import ClipSampler, expand_sources
+from avatarvid.models.sr_net import SRNet, bicubic
+from avatarvid.sampling.sr import make_scheduler
 
 MAX_AUG = 0.1  # largest noise-conditioning sigma on [0, 1] inputs
 

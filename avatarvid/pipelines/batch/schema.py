@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from avatarvid.config import VlogConfig, preset_path
+from avatarvid.config.settings import VlogConfig, preset_path
 from avatarvid.errors import InputError
 from avatarvid.pipelines.animate import AnimateRequest, check_request
 

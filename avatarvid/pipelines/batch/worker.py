@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avatarvid.config import VlogConfig
+from avatarvid.config.settings import VlogConfig
 from avatarvid.errors import InputError
 from avatarvid.media.video import probe
 from avatarvid.pipelines.batch.schema import Job, file_sha256

@@ -1,0 +1,174 @@
+"""Training clips for the diffusion renderer with known ground truth, built from real photos.
+
+For each photo, the expression rig + warp renderer animate the face along procedural motion,
+and each frame is relit for its geometry under a fixed key light (`lighting.Relighter`):
+those frames are the ground truth. The renderer's input is what it gets at inference: the
+*reference* (a lit frame of the same animation far from the clip, its eyes, mouth or head
+often pushed to another state, as a user's photo is) warped to each target geometry, plus
+control maps and surface-normal maps of the target and of the reference's surface at the
+target's positions. The warp carries the reference's shading
+and loses what the reference state hides (closed eyes, parted or pressed lips, resampling);
+the network learns to relight and restore. It cannot learn real mouth interiors, real
+lighting or disocclusions: real talking-head videos (same arrays, other source) teach those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avatarvid.data.lighting import Relighter
+from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.media.image import load_image
+from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
+from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.perception.face_mesh import FaceMeshTracker
+from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.warp.controls import crop, draw_controls, face_box, mouth_box
+from avatarvid.warp.face import FaceWarper
+
+FRAMED = 192  # working resolution of the animation before the face box is cut out
+FPS = 25.0
+MIN_GAP = 50  # reference frame at least 2 s away from the clip
+# How often the reference state is pushed away from the clip's, and how far (see _reference_state).
+REF_CHANGE = 0.35
+REF_HEAD = 0.25  # radians of extra head pitch / yaw
+
+
+def _reference_state(rng: np.random.Generator, row: np.ndarray) -> np.ndarray:
+    """A reference state that differs from the clip the way a user's photo does: eyes closed,
+    mouth open or pressed, head turned. Neighbouring frames of one animation differ too little
+    (the warp is then nearly right and there is little for the renderer to learn)."""
+    row = row.copy()
+    idx = MOTION_LAYOUT.index
+    if rng.random() < REF_CHANGE:
+        row[[idx("blink_l"), idx("blink_r")]] = rng.uniform(0.6, 1.0)
+    if rng.random() < REF_CHANGE:
+        row[idx("jaw_open")] = rng.uniform(0.4, 1.0)
+    elif rng.random() < REF_CHANGE:
+        row[[idx("lip_close"), idx("lip_press")]] = rng.uniform(0.5, 1.0, 2)
+    if rng.random() < REF_CHANGE:
+        row[[idx("head_pitch"), idx("head_yaw")]] += rng.uniform(-REF_HEAD, REF_HEAD, 2)
+    return np.clip(row, MOTION_LAYOUT.low, MOTION_LAYOUT.high)
+
+
+@dataclass
+class ClipSet:
+    """uint8 arrays: gt / warped / controls / normals / reference_normals (N, F, S, S, 3),
+    reference (N, S, S, 3); mouth (N, 4) = y0, y1, x0, x1 of a box around the lips over the
+    clip (for metrics)."""
+
+    gt: np.ndarray
+    warped: np.ndarray
+    controls: np.ndarray
+    normals: np.ndarray
+    reference_normals: np.ndarray
+    reference: np.ndarray
+    mouth: np.ndarray
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, **self.__dict__)
+
+    def condition_inputs(self) -> Iterator[tuple[np.ndarray, ...]]:
+        """Per clip, the arrays `render.diffusion.condition` takes, in its argument order."""
+        return zip(
+            self.warped,
+            self.controls,
+            self.normals,
+            self.reference_normals,
+            self.reference,
+            strict=True,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ClipSet:
+        with np.load(path) as z:
+            return cls(**{k: z[k] for k in _FIELDS})
+
+
+_FIELDS = ("gt", "warped", "controls", "normals", "reference_normals", "reference", "mouth")
+
+
+def face_sources(paths: list[Path], min_face: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(framed image, landmarks) for every face of at least `min_face` px in the photos."""
+    out = []
+    with FaceMeshTracker(static_image_mode=True, max_faces=5) as tracker:
+        for path in paths:
+            image = load_image(path)
+            for face in tracker.detect(image):
+                if face.height < min_face:
+                    continue
+                framed, affine = frame_reference(image, face, "face", FRAMED)
+                out.append((framed, apply_affine(face.landmarks, affine)))
+    return out
+
+
+def _augment(rng: np.random.Generator, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Same colour change (per-channel gain, gamma) for every image of one clip. No mirroring:
+    the light is fixed in camera space, so a mirrored clip would be lit from the wrong side."""
+    gain = rng.uniform(0.8, 1.2, 3)
+    gamma = rng.uniform(0.8, 1.25)
+    return [(255 * np.clip((a / 255.0) ** gamma * gain, 0, 1)).astype(np.uint8) for a in images]
+
+
+def make_clips(
+    sources: list[tuple[np.ndarray, np.ndarray]],
+    speech: Path,
+    clips_per_source: int,
+    frames: int,
+    size: int,
+    seed: int,
+    augment: bool = True,
+) -> ClipSet:
+    """`clips_per_source` clips of `frames` frames for every source face."""
+    rng = np.random.default_rng(seed)
+    audio = load_audio(speech, ANALYSIS_RATE)
+    parts: dict[str, list] = {k: [] for k in _FIELDS}
+    for image, landmarks in sources:
+        rig, warper, box = FaceRig(landmarks), FaceWarper(image, landmarks), face_box(landmarks)
+        light = Relighter(landmarks, image.shape[:2])
+        mesh = light.normals
+        for _ in range(clips_per_source):
+            style = ProceduralStyle(
+                mouth=rng.uniform(0.8, 2.0),
+                head=rng.uniform(0.5, 3.0),
+                blinks_per_minute=rng.uniform(15, 50),
+                brows=rng.uniform(0.5, 2.0),
+                gaze=rng.uniform(0.5, 2.0),
+            )
+            motion = procedural_motion(audio, ANALYSIS_RATE, FPS, int(rng.integers(1 << 30)), style)
+            n = motion.num_frames
+            start = int(rng.integers(0, n - frames))
+            far = [i for i in range(n) if i < start - MIN_GAP or i >= start + frames + MIN_GAP]
+            ref_index = int(rng.choice(far))
+            ref_lm = rig.landmarks(_reference_state(rng, motion.values[ref_index]))
+            ref_full = light.apply(warper.render(ref_lm), ref_lm)
+            ref_warper = FaceWarper(ref_full, ref_lm)
+            targets = rig.landmarks(motion.values[start : start + frames])
+            gt = np.stack([crop(light.apply(warper.render(t), t), box, size) for t in targets])
+            warped = np.stack([crop(ref_warper.render(t), box, size) for t in targets])
+            reference = crop(ref_full, box, size)
+            if augment:
+                gt, warped, reference = _augment(rng, [gt, warped, reference])
+            boxes = [mouth_box(t, box, size) for t in targets]
+            parts["gt"].append(gt)
+            parts["warped"].append(warped)
+            parts["controls"].append(np.stack([draw_controls(t, box, size) for t in targets]))
+            ref_normals = mesh.vertex_normals(ref_lm)
+            pairs = [mesh.target_and_reference_maps(t, ref_normals, box, size) for t in targets]
+            parts["normals"].append(np.stack([p[0] for p in pairs]))
+            parts["reference_normals"].append(np.stack([p[1] for p in pairs]))
+            parts["reference"].append(reference)
+            parts["mouth"].append(
+                (
+                    min(b[0].start for b in boxes),
+                    max(b[0].stop for b in boxes),
+                    min(b[1].start for b in boxes),
+                    max(b[1].stop for b in boxes),
+                )
+            )
+    return ClipSet(**{k: np.stack(v) for k, v in parts.items()})

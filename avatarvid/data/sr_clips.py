@@ -1,0 +1,169 @@
+"""Self-supervised SR training clips from real images and videos.
+
+Any full-resolution footage is its own ground truth: a clip is cut from a video (real motion)
+or made from a still photo by a slow random camera drift (sub-pixel shifts, rotation, zoom,
+so the temporal layers see moving content), then degraded (`render.sr.degrade`). The guide
+imitates the reference photo warped to the frame's geometry: the true frame displaced by a
+smooth random field (warp error), relit, sometimes taken from another moment, partly masked,
+or absent, so the network learns to use it where it agrees with the input and to ignore it
+where it does not.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from avatarvid.data.degrade import Degradation
+from avatarvid.errors import InputError
+from avatarvid.media.image import load_image
+from avatarvid.media.video import VideoReader
+
+
+@dataclass
+class Batch:
+    """Float tensors in [0, 1]: lr (N, 3, h, w), hr and guide (N, 3, H, W), mask (N, 1, h, w),
+    with N = clips * frames (frame batches, as the network takes them)."""
+
+    lr: torch.Tensor
+    hr: torch.Tensor
+    guide: torch.Tensor
+    mask: torch.Tensor
+    num_frames: int
+
+
+def expand_sources(patterns: list[str], exclude: list[str]) -> list[Path]:
+    """Files matching the glob patterns (sorted, de-duplicated), minus excluded names."""
+    found = sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
+    return [p for p in found if p.name not in set(exclude)]
+
+
+class ClipSampler:
+    """Random (lr, hr, guide, mask) training clips; everything decoded once into memory."""
+
+    def __init__(
+        self,
+        images: list[Path],
+        videos: list[Path],
+        frames: int,
+        patch: int,
+        scale: int,
+        max_video_frames: int = 300,
+        seed: int = 0,
+    ):
+        if patch % scale:
+            raise InputError(f"patch {patch} must be divisible by the scale {scale}")
+        self.images = [im for im in (load_image(p) for p in images) if min(im.shape[:2]) > patch]
+        self.videos = [_load_video(p, max_video_frames, frames) for p in videos]
+        self.videos = [v for v in self.videos if v is not None and min(v.shape[1:3]) > patch]
+        if not self.images and not self.videos:
+            raise InputError("no usable SR training images or videos (all missing or too small)")
+        self.frames, self.patch, self.scale = frames, patch, scale
+        self.rng = np.random.default_rng(seed)
+
+    def clip(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One (lr, hr, guide, mask) clip as uint8 / float32 arrays, (T, H, W, C) each."""
+        rng = self.rng
+        use_video = self.videos and (not self.images or rng.random() < 0.5)
+        hr = self._video_clip() if use_video else self._image_clip()
+        if rng.random() < 0.5:
+            hr = hr[:, :, ::-1]
+        hr = np.ascontiguousarray(hr)
+        lr = Degradation.random(rng).apply(hr, self.scale, rng)
+        guide, mask = self._guide(hr)
+        return lr, hr, guide, mask
+
+    def batch(self, clips: int) -> Batch:
+        parts = [self.clip() for _ in range(clips)]
+
+        def stack(i: int) -> torch.Tensor:
+            arr = np.concatenate([p[i] for p in parts]).astype(np.float32)
+            if parts[0][i].dtype == np.uint8:
+                arr /= 255.0
+            return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+        return Batch(stack(0), stack(1), stack(2), stack(3), self.frames)
+
+    def _video_clip(self) -> np.ndarray:
+        rng, p = self.rng, self.patch
+        video = self.videos[rng.integers(len(self.videos))]
+        t0 = rng.integers(0, len(video) - self.frames + 1)
+        y = rng.integers(0, video.shape[1] - p + 1)
+        x = rng.integers(0, video.shape[2] - p + 1)
+        return video[t0 : t0 + self.frames, y : y + p, x : x + p]
+
+    def _image_clip(self) -> np.ndarray:
+        """A still photo seen by a slowly drifting, rotating, zooming camera."""
+        rng, p = self.rng, self.patch
+        image = self.images[rng.integers(len(self.images))]
+        zoom = rng.uniform(0.5, 1.0)
+        h, w = image.shape[:2]
+        if min(h, w) * zoom > p * 1.5:
+            image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_AREA)
+            h, w = image.shape[:2]
+        margin = 0.2 * p
+        cy = rng.uniform(p / 2 + margin, h - p / 2 - margin) if h > p + 2 * margin else h / 2
+        cx = rng.uniform(p / 2 + margin, w - p / 2 - margin) if w > p + 2 * margin else w / 2
+        velocity = rng.normal(0.0, 0.8, 2)
+        spin, growth = rng.normal(0.0, 0.3), rng.normal(0.0, 0.004)
+        frames = []
+        for t in range(self.frames):
+            angle, scale = spin * t, 1.0 + growth * t
+            m = cv2.getRotationMatrix2D((cx + velocity[0] * t, cy + velocity[1] * t), angle, scale)
+            m[:, 2] += np.array([p / 2 - cx - velocity[0] * t, p / 2 - cy - velocity[1] * t])
+            frames.append(
+                cv2.warpAffine(
+                    image, m, (p, p), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+                )
+            )
+        return np.stack(frames)
+
+    def _guide(self, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(guide uint8 (T, H, W, 3), mask float32 (T, h, w, 1)); zeros when absent."""
+        rng, t, s = self.rng, len(hr), self.scale
+        h, w = hr.shape[1:3]
+        mask = np.zeros((t, h // s, w // s, 1), np.float32)
+        if rng.random() < 0.3:
+            return np.zeros_like(hr), mask
+        source = hr
+        if rng.random() < 0.25:  # another moment of the clip: content moved, detail still useful
+            source = np.roll(hr, int(rng.integers(1, t)) if t > 1 else 0, axis=0)
+        amplitude = rng.uniform(0.0, 2.0)
+        gain, bias = rng.uniform(0.85, 1.15), rng.uniform(-12, 12)
+        field = rng.normal(0.0, amplitude, (2, 4, 4)).astype(np.float32)
+        dx = cv2.resize(field[0], (w, h), interpolation=cv2.INTER_CUBIC)
+        dy = cv2.resize(field[1], (w, h), interpolation=cv2.INTER_CUBIC)
+        gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+        guide = np.stack(
+            [
+                cv2.remap(f, gx + dx, gy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                for f in source
+            ]
+        )
+        guide = np.clip(guide.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+        mask[:] = 1.0
+        if rng.random() < 0.4:  # guide only inside an ellipse (a face region)
+            ellipse = np.zeros((h // s, w // s), np.uint8)
+            centre = (int(rng.integers(0, w // s)), int(rng.integers(0, h // s)))
+            axes = (int(rng.integers(w // 8, w // s)), int(rng.integers(h // 8, h // s)))
+            cv2.ellipse(ellipse, centre, axes, 0, 0, 360, 1, -1)
+            mask[..., 0] = ellipse
+        return guide, mask
+
+
+def _load_video(path: Path, max_frames: int, min_frames: int) -> np.ndarray | None:
+    """Up to `max_frames` frames of `path`, evenly strided runs of consecutive frames."""
+    reader = VideoReader(path)
+    if reader.num_frames < min_frames:
+        return None
+    frames = []
+    for frame in reader.frames(batch_size=16):
+        frames.append(frame)
+        if len(frames) >= max_frames:
+            break
+    return np.stack(frames)

@@ -1,0 +1,54 @@
+"""The pipelines' SR step. Torch and the SR models are imported only for modes that upscale,
+so the default (`sr: none`) path starts without them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from avatarvid.errors import InputError
+
+SR_MODES = ("none", "bicubic", "fast", "diffusion")
+
+
+class SRStage:
+    """Frames rendered at `render_shape` -> `out_shape` frames.
+
+    mode "none" passes frames through; "bicubic" resizes; "fast" / "diffusion" run the shipped
+    cascade. Frames come out in order, possibly later than they go in (windowing).
+    """
+
+    def __init__(self, mode: str, scale: int, out_shape: tuple[int, int], steps: int = 4):
+        if mode not in SR_MODES:
+            raise InputError(f"sr mode must be one of {', '.join(SR_MODES)}, got {mode!r}")
+        self.scale = 1 if mode == "none" else scale
+        h, w = out_shape
+        self.out_shape = out_shape
+        self.render_shape = (round(h / self.scale), round(w / self.scale))
+        self._upscaler = None
+        if mode != "none":
+            from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+
+            model = load_sr_model(mode) if mode in ("fast", "diffusion") else None
+            self._upscaler = VideoUpscaler(model, scale, steps=steps)
+
+    def shrink(self, image: np.ndarray) -> np.ndarray:
+        """The full-resolution reference at the render resolution."""
+        if self.scale == 1:
+            return image
+        h, w = self.render_shape
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        if self._upscaler is None:
+            return [frame]
+        return [self._fit(f) for f in self._upscaler.push(frame)]
+
+    def flush(self) -> list[np.ndarray]:
+        return [] if self._upscaler is None else [self._fit(f) for f in self._upscaler.flush()]
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        h, w = self.out_shape
+        if frame.shape[:2] == (h, w):
+            return frame
+        return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,271 @@
+"""Body renderer: the segmented person of the reference photo, skinned to its skeleton and
+posed by a target skeleton, over a background plate with the person inpainted away.
+
+The person's pixels are split into parts (body = torso and head, each arm, each leg) by their
+nearest bone, and every part gets its own triangle mesh over its own pixels only. One mesh
+over the whole silhouette would bridge the gap between an arm and the torso with triangles
+that stretch into "batwings" when the arm lifts, smearing the sleeve over the background and
+moving the torso's outline. Within a part, each vertex is attached to the part's bones and the
+torso with softmax weights on the distance to each (linear blend skinning), so the shoulder
+and hip seams bend smoothly. A bone's transform rotates it about its parent joint onto the
+target direction and scales it along its own axis only (foreshortening without fattening).
+Parts are drawn back to front (legs, body, arms) over the background plate (inpainted once),
+each with its own alpha, and the body's alpha reaches a little under the limbs so a turning
+joint never opens a crack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from avatarvid.motion.retarget import BONES, NECK, ROOT, torso_length
+from avatarvid.perception.pose import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from avatarvid.warp.raster import TriangleWarpMap
+
+# The torso is one rigid-ish piece (an affine fitted to shoulders and hips); limbs and the
+# head (neck bone: mid-shoulder to nose) are bones. Face-feature bones (nose to eyes, ears,
+# mouth) are too short to skin with.
+TORSO_QUAD = (L_SHOULDER, R_SHOULDER, R_HIP, L_HIP)
+_TORSO_BONES = {(ROOT, NECK), (ROOT, L_HIP), (ROOT, R_HIP), (NECK, L_SHOULDER), (NECK, R_SHOULDER)}
+SKIN_BONES = tuple(
+    (p, c)
+    for p, c in BONES
+    if (p, c) not in _TORSO_BONES and p not in range(0, 11) and c not in range(1, 11)
+)
+# Parts in drawing order (back to front), each named by the child joints of its bones; the
+# body part holds the torso and every bone not listed (the head).
+PARTS = (
+    ("left leg", frozenset((25, 27, 29, 31))),
+    ("right leg", frozenset((26, 28, 30, 32))),
+    ("body", frozenset()),
+    ("left arm", frozenset((13, 15, 17, 19, 21))),
+    ("right arm", frozenset((14, 16, 18, 20, 22))),
+)
+_BODY = 2
+_MESH_STEP = 1 / 40  # vertex spacing relative to the image's long side
+# Skinning weights are a softmax of minus the distance to each part over this fraction of the
+# torso length: nearly rigid parts, blended only where two parts are about equally near.
+_BLEND = 0.04
+_TOP_BONES = 3
+_MASK_LEVEL = 0.5
+
+
+def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The photo with the (dilated) person inpainted from its surroundings (Telea)."""
+    h, w = person.shape
+    grow = max(3, round(0.02 * max(h, w)))
+    hole = cv2.dilate((person > 0.2).astype(np.uint8), np.ones((grow, grow), np.uint8))
+    # Inpainting cost grows with the hole; half resolution is as good for a blurry plate.
+    small = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole, (w // 2, h // 2), interpolation=cv2.INTER_NEAREST)
+    filled = cv2.inpaint(small, small_hole, max(3, grow // 2), cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(hole[..., None] > 0, filled, image)
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip((points - a) @ ab / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+    return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
+
+
+def _quad_distance(points: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Distance of each point to the quadrilateral (0 inside)."""
+    edges = [_segment_distance(points, quad[i], quad[(i + 1) % 4]) for i in range(4)]
+    dist = np.min(edges, axis=0)
+    path = cv2.convexHull(quad.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    inside = np.ones(len(points), bool)
+    for i in range(len(path)):  # a convex polygon: inside = on the same side of every edge
+        a, b = path[i], path[(i + 1) % len(path)]
+        cross = (b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0])
+        inside &= cross * _orientation(path) >= 0
+    return np.where(inside, 0.0, dist)
+
+
+def _orientation(path: np.ndarray) -> float:
+    x, y = path[:, 0], path[:, 1]
+    return float(np.sign(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) or 1.0)
+
+
+def _torso_affine(rest: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares affine taking the rest torso corners onto the posed ones."""
+    src = np.hstack([rest[list(TORSO_QUAD)], np.ones((4, 1))])
+    sol, *_ = np.linalg.lstsq(src, pose[list(TORSO_QUAD)], rcond=None)
+    return sol.T
+
+
+def _bone_affines(rest: np.ndarray, pose: np.ndarray, bones: list[tuple[int, int]]) -> np.ndarray:
+    """(1 + B, 2, 3) affines: the torso's, then each bone's (rotation about its parent joint
+    onto the posed direction plus a stretch along the bone's axis only)."""
+    out = np.empty((1 + len(bones), 2, 3))
+    out[0] = _torso_affine(rest, pose)
+    for k, (p, c) in enumerate(bones):
+        u, v = rest[c] - rest[p], pose[c] - pose[p]
+        lu, lv = max(np.linalg.norm(u), 1e-6), max(np.linalg.norm(v), 1e-6)
+        e, f = u / lu, v / lv
+        n_e, n_f = np.array([-e[1], e[0]]), np.array([-f[1], f[0]])
+        linear = (lv / lu) * np.outer(f, e) + np.outer(n_f, n_e)
+        out[k + 1, :, :2] = linear
+        out[k + 1, :, 2] = pose[p] - linear @ rest[p]
+    return out
+
+
+def _mesh(region: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vertices (a grid plus the outline) and triangles covering the binary `region`."""
+    h, w = region.shape
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    grid = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    grid = grid[region[grid[:, 1].astype(int), grid[:, 0].astype(int)] > 0]
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    edge = [c[:: max(1, step // 2), 0] for c in contours if len(c) > 2]
+    points = np.unique(np.vstack([grid, *edge]).astype(np.float64), axis=0)
+    if len(points) < 3 or np.linalg.matrix_rank(points[1:] - points[0]) < 2:
+        return None
+    triangles = Delaunay(points).simplices
+    centre = points[triangles].mean(axis=1).astype(int)
+    keep = region[centre[:, 1].clip(0, h - 1), centre[:, 0].clip(0, w - 1)] > 0
+    return points, triangles[keep]
+
+
+@dataclass
+class _Layer:
+    """One part: its mesh (indices into the warper's vertices) and its alpha in the photo."""
+
+    part: int
+    vertices: np.ndarray  # (V,) indices
+    triangles: np.ndarray  # (F, 3) indices into this layer's vertices
+    warp: TriangleWarpMap
+    alpha: np.ndarray  # (H, W) float32
+
+
+# An optional map composed after the body's: (map_x, map_y) into the posed photo -> the same
+# into the photo (the face warp in animate).
+SourceMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class BodyWarper:
+    """Poses the person of `image` (mask `person`, skeleton `joints` (35, 2)) by skeletons."""
+
+    def __init__(self, image: np.ndarray, person: np.ndarray, joints: np.ndarray):
+        if image.shape[:2] != person.shape:
+            raise ValueError(f"mask {person.shape} does not match image {image.shape[:2]}")
+        self.image = image
+        self.shape = person.shape
+        self.rest = np.asarray(joints, dtype=np.float64)
+        self.plate = background_plate(image, person)
+        self.bones = [(p, c) for p, c in SKIN_BONES if np.isfinite(self.rest[[p, c]]).all()]
+        # Part of each candidate (torso first, then the bones).
+        self._part = np.array([_BODY] + [_part_of(c) for _, c in self.bones])
+        labels = self._label_pixels(person)
+        step = max(4, round(_MESH_STEP * max(self.shape)))
+        vertices, self.layers = [], []
+        count = 0
+        for part in range(len(PARTS)):
+            own = ((labels == part) & (person > _MASK_LEVEL)).astype(np.uint8)
+            if not own.any():
+                continue
+            mesh = _mesh(cv2.dilate(own, np.ones((step, step), np.uint8)), step)
+            if mesh is None:
+                continue
+            points, triangles = mesh
+            # The body's alpha reaches under the limbs' roots: no crack opens at a turning
+            # joint; the limbs, drawn on top, cover it where they are.
+            grow = step // 2 if part == _BODY else 1
+            alpha = cv2.dilate(own, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+            alpha = cv2.GaussianBlur(alpha.astype(np.float32), (3, 3), 0) * person
+            index = np.arange(count, count + len(points))
+            warp = TriangleWarpMap(triangles, points, self.shape)
+            self.layers.append(_Layer(part, index, triangles, warp, alpha))
+            vertices.append(points)
+            count += len(points)
+        if not self.layers:
+            raise ValueError("the person mask is too small to mesh")
+        self.vertices = np.vstack(vertices)
+        self.weights = np.vstack(
+            [self._skin_weights(self.vertices[la.vertices], la.part) for la in self.layers]
+        )
+
+    def _distances(self, points: np.ndarray) -> np.ndarray:
+        """(N, 1 + B) distance of each point to the torso quad and to each bone."""
+        return np.stack(
+            [_quad_distance(points, self.rest[list(TORSO_QUAD)])]
+            + [_segment_distance(points, self.rest[p], self.rest[c]) for p, c in self.bones],
+            1,
+        )
+
+    def _label_pixels(self, person: np.ndarray) -> np.ndarray:
+        """(H, W) part index of every person pixel (by its nearest bone), -1 elsewhere."""
+        labels = np.full(self.shape, -1, np.int8)
+        ys, xs = np.nonzero(person > 0.05)
+        if len(ys):
+            dist = self._distances(np.stack([xs, ys], 1).astype(np.float64))
+            labels[ys, xs] = self._part[np.argmin(dist, axis=1)]
+        return labels
+
+    def _skin_weights(self, vertices: np.ndarray, part: int) -> np.ndarray:
+        """Weights over (torso, bones...) for the vertices of one part: the part's own bones
+        and the torso only, so no vertex follows a limb it is not on."""
+        dist = self._distances(vertices)
+        dist[:, (self._part != part) & (np.arange(len(self._part)) > 0)] = np.inf
+        dist -= dist.min(axis=1, keepdims=True)
+        weights = np.exp(-dist / (_BLEND * torso_length(self.rest)))
+        cut = np.sort(weights, axis=1)[:, -_TOP_BONES][:, None]
+        weights = np.where(weights >= cut, weights, 0.0)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def pose_vertices(self, joints: np.ndarray) -> np.ndarray:
+        """(V, 2) mesh vertices skinned to the (35, 2) target skeleton."""
+        affines = _bone_affines(self.rest, np.asarray(joints, np.float64), self.bones)
+        blended = np.einsum("vb,bij->vij", self.weights, affines)
+        return np.einsum("vij,vj->vi", blended[:, :, :2], self.vertices) + blended[:, :, 2]
+
+    def pose_points(self, points: np.ndarray, joints: np.ndarray) -> np.ndarray:
+        """(N, 2) points of the photo's body part (the head: face landmarks) where the
+        (35, 2) target skeleton carries them."""
+        points = np.asarray(points, np.float64)
+        weights = self._skin_weights(points, _BODY)
+        affines = _bone_affines(self.rest, np.asarray(joints, np.float64), self.bones)
+        blended = np.einsum("vb,bij->vij", weights, affines)
+        return np.einsum("vij,vj->vi", blended[:, :, :2], points) + blended[:, :, 2]
+
+    def render(self, joints: np.ndarray, source_map: SourceMap | None = None) -> np.ndarray:
+        """(H, W, 3) uint8: the person posed by `joints` over the background plate, each
+        part sampled from the photo through its mesh (then through `source_map`, if given)."""
+        h, w = self.shape
+        out = self.plate.astype(np.float32)
+        target = self.pose_vertices(joints)
+        for layer in self.layers:
+            posed = target[layer.vertices]
+            found = layer.warp(posed)
+            if found is None:  # the part did not move: identity maps over its box
+                x0, y0 = np.clip(np.floor(posed.min(axis=0)).astype(int), 0, [w - 1, h - 1])
+                x1, y1 = np.clip(np.ceil(posed.max(axis=0)).astype(int), 0, [w - 1, h - 1])
+                roi = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+                map_y, map_x = np.mgrid[roi].astype(np.float32)
+            else:
+                roi, map_x, map_y = found
+            origin = np.array([roi[1].start, roi[0].start])
+            coverage = np.zeros(map_x.shape, np.uint8)
+            tris = np.round(posed[layer.triangles] - origin).astype(np.int32)
+            cv2.fillPoly(coverage, list(tris), 1)
+            if source_map is not None:
+                map_x, map_y = source_map(map_x, map_y)
+            colour = cv2.remap(
+                self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
+            alpha = cv2.remap(layer.alpha, map_x, map_y, cv2.INTER_LINEAR) * coverage
+            a = alpha[..., None]
+            out[roi] = out[roi] * (1.0 - a) + colour * a
+        return (out + 0.5).astype(np.uint8)
+
+
+def _part_of(child: int) -> int:
+    for k, (_, joints) in enumerate(PARTS):
+        if child in joints:
+            return k
+    return _BODY

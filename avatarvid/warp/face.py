@@ -1,0 +1,235 @@
+"""Fast renderer: the reference photo warped piecewise-affinely onto target landmarks.
+
+The face mesh alone would tear the face off the head, so the fixed triangulation also holds
+a ring of points around the head (following the head's rigid motion, so hair and ears come
+along), points on the neck (following it half-way) and an outer ring plus the image border
+that stay put, so the background does not move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from avatarvid.perception import landmark_ids as ids
+from avatarvid.warp.eyes import EyelidRig
+from avatarvid.warp.mouth import MouthPainter
+from avatarvid.warp.raster import TriangleWarpMap
+
+# Ring radii as multiples of the face oval's distance from the face centre, at the top of
+# the head / at the sides / under the chin. The top reaches over the hair.
+_SKIN_RING = (1.06, 1.1, 1.05)  # just outside the oval: skin at the face's edge moves with it
+_HEAD_RING = (1.8, 1.5, 1.25)
+_NECK_RING = (1.75, 1.75, 1.75)  # only below the jaw
+_OUTER_RING = (2.5, 2.2, 2.3)
+# Head-ring depth between its oval point's (0) and the outline's (1): less shear of the hair
+# between hairline and crown when the head turns.
+_OUTLINE_DEPTH = 0.7
+# How much a head-ring point under the chin follows the jaw's own (non-rigid) motion: most
+# of it, so an opening jaw moves the throat's texture rather than squeezing it into a line.
+_JAW_FOLLOW = 0.9
+_NECK_RIGID = 0.5
+_NECK_BELOW = -0.5  # neck points only where the oval points this far downwards (cosine)
+_BORDER_STEPS = 8
+_MIN_SPACING = 2.0  # px; closer extra points are dropped
+
+
+@dataclass(frozen=True)
+class HeadMotion:
+    """Rigid head motion with uniform scale, in 3D so that a turned head moves its outline
+    (near the pivot depth) less than its face (in front of it)."""
+
+    scale: float
+    rotation: np.ndarray  # (3, 3)
+    source_mean: np.ndarray  # (3,)
+    target_mean: np.ndarray  # (3,)
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """(K, 3) -> (K, 2) image positions."""
+        moved = self.scale * (points - self.source_mean) @ self.rotation.T + self.target_mean
+        return moved[:, :2]
+
+
+def fit_head_motion(source: np.ndarray, target: np.ndarray) -> HeadMotion:
+    """Least-squares (Umeyama) similarity between (K, 3) point sets.
+
+    A target without usable depth (e.g. all zeros) borrows the source's: the fit then only
+    sees in-plane motion instead of inventing a rotation that flattens the face.
+    """
+    target = target.copy()
+    if np.ptp(target[:, 2]) < 0.1 * np.ptp(source[:, 2]):
+        target[:, 2] = source[:, 2]
+    ms, mt = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - ms, target - mt
+    u, sv, vt = np.linalg.svd(b.T @ a)
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ fix @ vt
+    var = np.sum(a**2)
+    scale = float(np.sum(sv * np.diag(fix)) / var) if var > 1e-12 else 1.0
+    return HeadMotion(scale, rotation, ms, mt)
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """Control points outside the face mesh and how each follows the head."""
+
+    points: np.ndarray  # (K, 3) reference positions, with the depth they turn at
+    anchor: np.ndarray  # (K,) face-oval landmark whose non-rigid motion it may share
+    rigid: np.ndarray  # (K,) fraction of the head's rigid motion it follows
+    local: np.ndarray  # (K,) fraction of its anchor's non-rigid motion it follows
+
+
+def _ring_scale(cos_up: np.ndarray, radii: tuple[float, float, float]) -> np.ndarray:
+    top, side, bottom = radii
+    return side + (top - side) * np.maximum(cos_up, 0) + (bottom - side) * np.maximum(-cos_up, 0)
+
+
+def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
+    h, w = shape
+    lm = landmarks[:, :2]
+    oval_idx = np.array(ids.FACE_OVAL)
+    oval = lm[oval_idx]
+    centre = oval.mean(axis=0)
+    up = lm[ids.FOREHEAD_TOP] - lm[ids.CHIN]
+    up /= max(np.linalg.norm(up), 1e-6)
+    d = oval - centre
+    cos_up = d @ up / np.maximum(np.linalg.norm(d, axis=1), 1e-6)
+
+    # Depth of the head's outline: it turns about a pivot near the depth of the face's sides.
+    oval_z = landmarks[oval_idx, 2]
+    outline_z = oval_z.max()
+    pts, depth, anchor, rigid, local = [], [], [], [], []
+
+    def add(p, z, a, r, lo):
+        pts.append(p)
+        depth.append(np.broadcast_to(z, len(p)))
+        anchor.append(a)
+        rigid.append(np.broadcast_to(r, len(p)))
+        local.append(np.broadcast_to(lo, len(p)))
+
+    jaw = _JAW_FOLLOW * np.maximum(-cos_up, 0)
+    add(centre + d * _ring_scale(cos_up, _SKIN_RING)[:, None], oval_z, oval_idx, 1.0, 1.0)
+    add(
+        centre + d * _ring_scale(cos_up, _HEAD_RING)[:, None],
+        oval_z + _OUTLINE_DEPTH * (outline_z - oval_z),
+        oval_idx,
+        1.0,
+        jaw,
+    )
+    neck = cos_up < _NECK_BELOW
+    add(
+        centre + d[neck] * _ring_scale(cos_up[neck], _NECK_RING)[:, None],
+        outline_z,
+        oval_idx[neck],
+        _NECK_RIGID,
+        0.5 * jaw[neck],
+    )
+    add(centre + d * _ring_scale(cos_up, _OUTER_RING)[:, None], 0.0, oval_idx, 0.0, 0.0)
+    t = np.linspace(0, 1, _BORDER_STEPS + 1)[:-1]
+    border = np.concatenate(
+        [
+            np.stack([t * (w - 1), np.zeros_like(t)], 1),
+            np.stack([np.full_like(t, w - 1), t * (h - 1)], 1),
+            np.stack([(1 - t) * (w - 1), np.full_like(t, h - 1)], 1),
+            np.stack([np.zeros_like(t), (1 - t) * (h - 1)], 1),
+        ]
+    )
+    add(border, 0.0, np.zeros(len(border), dtype=int), 0.0, 0.0)
+
+    points = np.concatenate(pts)
+    inner = len(points) - len(border)
+    points[:inner] = _clip(points[:inner], shape)
+    # Drop ring points crowding the mesh or each other; the border always stays.
+    kept = list(range(inner, len(points)))
+    taken = np.vstack([lm, points[inner:]])
+    for i in range(inner):
+        if np.min(np.linalg.norm(taken - points[i], axis=1)) >= _MIN_SPACING:
+            kept.append(i)
+            taken = np.vstack([taken, points[i]])
+    kept.sort()
+    z = np.concatenate(depth)[kept, None]
+    return _Extras(
+        np.hstack([points[kept], z]),
+        np.concatenate(anchor)[kept],
+        np.concatenate(rigid)[kept],
+        np.concatenate(local)[kept],
+    )
+
+
+def _clip(p: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Inside the image, one pixel off the border so moving points do not sit on it."""
+    h, w = shape
+    return np.clip(p, [1.0, 1.0], [w - 2.0, h - 2.0])
+
+
+class FaceWarper:
+    """Renders the reference photo with its face moved onto target landmarks.
+
+    Everything that does not depend on the target (triangulation, rings, lip and lid
+    geometry, colours) is computed once here; `render` costs a few ms per frame.
+    """
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray):
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        lm = np.asarray(landmarks, dtype=np.float64)
+        if lm.shape != (ids.NUM_LANDMARKS, 3) or not np.isfinite(lm).all():
+            raise ValueError(f"expected finite ({ids.NUM_LANDMARKS}, 3) landmarks, got {lm.shape}")
+        self.image = image
+        self.reference = lm
+        self.shape = image.shape[:2]
+        self._extras = _build_extras(lm, self.shape)
+        source = np.vstack([lm[:, :2], self._extras.points[:, :2]])
+        triangles = Delaunay(source).simplices
+        self._map = TriangleWarpMap(triangles, source, self.shape)
+        self._lids = EyelidRig(lm)
+        self._mouth = MouthPainter(image, lm)
+
+    def control_points(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(N, 2) target positions of all control points, their (N,) depth and the head's
+        scale relative to the reference."""
+        target = np.asarray(target, dtype=np.float64)
+        if target.shape != (ids.NUM_LANDMARKS, 3):
+            raise ValueError(f"expected ({ids.NUM_LANDMARKS}, 3) landmarks, got {target.shape}")
+        if not np.isfinite(target).all():
+            raise ValueError("target landmarks contain NaN or infinity")
+        ex = self._extras
+        mesh = self._lids.adjust(target[:, :2])
+        rigid = list(ids.RIGID)
+        head = fit_head_motion(self.reference[rigid], target[rigid])
+        residual = mesh - head.apply(self.reference)
+        pts = ex.points[:, :2] + ex.rigid[:, None] * (head.apply(ex.points) - ex.points[:, :2])
+        pts += ex.local[:, None] * residual[ex.anchor]
+        fixed = ex.rigid == 0
+        pts[~fixed] = _clip(pts[~fixed], self.shape)
+        depth = np.concatenate([target[:, 2], np.full(len(pts), target[:, 2].max() + 1.0)])
+        return np.vstack([mesh, pts]), depth, head.scale
+
+    def render_map(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-size float32 backward maps (map_x, map_y) for cv2.remap of the reference: the
+        warp alone, without the mouth interior `render` paints over it."""
+        h, w = self.shape
+        map_y, map_x = np.mgrid[0:h, 0:w].astype(np.float32)
+        points, depth, _ = self.control_points(target)
+        found = self._map(points, depth)
+        if found is not None:
+            roi, mx, my = found
+            map_x[roi], map_y[roi] = mx, my
+        return map_x, map_y
+
+    def render(self, target: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8: the reference warped so its landmarks land on `target`."""
+        out = self.image.copy()
+        points, depth, scale = self.control_points(target)
+        found = self._map(points, depth)
+        if found is not None:
+            roi, mx, my = found
+            out[roi] = cv2.remap(
+                self.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+        self._mouth.paint(out, points[: ids.NUM_LANDMARKS], scale)
+        return out
