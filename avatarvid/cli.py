@@ -15,13 +15,14 @@ from avatarvid.commands import (
     data,
     evaluate,
     info,
+    study,
     train,
     upscale,
     vlog,
 )
 from avatarvid.errors import AvatarvidError
 
-COMMANDS = (vlog, animate, batch, upscale, evaluate, bench, data, train, info)
+COMMANDS = (vlog, animate, batch, upscale, evaluate, bench, study, data, train, info)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

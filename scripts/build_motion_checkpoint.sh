@@ -8,5 +8,5 @@ bash scripts/setup.sh
 nice -n 5 .venv/bin/avatarvid data tts --out out/motion_tts --hours 1.5
 rm -rf out/train_motion
 nice -n 5 .venv/bin/avatarvid train motion --config configs/train/motion.yaml
-nice -n 5 .venv/bin/python scripts/eval_motion.py --data out/motion_tts \
+nice -n 5 .venv/bin/avatarvid study eval_motion --data out/motion_tts \
   --json checkpoints/motion/eval.json

@@ -22,7 +22,7 @@ for resume in "" --resume; do
   nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml $resume
   wait "$fast"
 done
-nice -n 5 .venv/bin/python scripts/eval_sr.py --variants fast --json checkpoints/sr/eval_fast.json
+nice -n 5 .venv/bin/avatarvid study eval_sr --variants fast --json checkpoints/sr/eval_fast.json
 # diffusion SR is ~10x slower: a shorter clip
-nice -n 5 .venv/bin/python scripts/eval_sr.py --frames 16 --face-frames 6 --variants fast diffusion \
+nice -n 5 .venv/bin/avatarvid study eval_sr --frames 16 --face-frames 6 --variants fast diffusion \
   --json checkpoints/sr/eval_diffusion.json

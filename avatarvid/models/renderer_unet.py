@@ -4,7 +4,7 @@ Conditions enter by channel concatenation, per frame: the warped reference (the 
 identity cue, VLOGGER's ablation), the rasterised control maps, normal maps of the target and
 of the reference's surface at the target's positions (shading cues), and the reference image.
 Concatenation costs one wider input convolution; reference attention would cost an extra
-attention pass per block, which on a CPU is the dominant cost (see scripts/bench_renderer.py).
+attention pass per block, which on a CPU is the dominant cost (`avatarvid study bench_renderer`).
 Attention (spatial + temporal) only runs at the lowest resolutions, where it is cheap.
 """
 

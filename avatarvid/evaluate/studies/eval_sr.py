@@ -11,13 +11,14 @@
    tracked on the upscaled frames (as `avatarvid upscale --reference` does). PSNR on the face
    region, guided vs unguided.
 
-usage: .venv/bin/python scripts/eval_sr.py [--frames 100] [--variants fast ...] [--json out.json]
+usage: avatarvid study eval_sr [--frames 100] [--variants fast ...] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -26,14 +27,14 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from avatarvid.assets import examples_dir
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.models.sr_net import SRNet
 from avatarvid.stages.sr_guide import ReferenceGuide
-from avatarvid.stages.upscaler import CHECKPOINT_DIR, VideoUpscaler, load_sr_model
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-ASTRONAUT = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
 
 
 def held_out_clip(frames: int, size: int = 512) -> np.ndarray:
@@ -49,7 +50,7 @@ def held_out_clip(frames: int, size: int = 512) -> np.ndarray:
 
 def face_clip(frames: int) -> np.ndarray:
     """The astronaut photo under a slow drift + rotation (sub-pixel motion, like a talking head)."""
-    image = load_image(ASTRONAUT)
+    image = load_image(examples_dir() / "astronaut.png")
     h, w = image.shape[:2]
     out = []
     for t in range(frames):
@@ -132,15 +133,17 @@ def seam_ratio(pred: np.ndarray, truth: np.ndarray, window: int = 16, overlap: i
     return round(float(change[at_seams].mean() / change[~at_seams].mean()), 3)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="avatarvid study eval_sr")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--face-frames", type=int, default=25)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument(
+        "--checkpoints", type=Path, help="folder holding fast/ and diffusion/ (default: shipped)"
+    )
     parser.add_argument("--variants", nargs="+", default=["untrained", "fast", "diffusion"])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(2)
     models = {}
     for variant in args.variants:
@@ -164,7 +167,7 @@ def main() -> None:
     faces = face_clip(args.face_frames)
     for scale in (2, 4):
         low = downscale(faces, scale)
-        with ReferenceGuide(load_image(ASTRONAUT)) as guide:
+        with ReferenceGuide(load_image(examples_dir() / "astronaut.png")) as guide:
             guides = [guide(f) for f in classic(low, scale, cv2.INTER_CUBIC)]
         masks = np.stack([m if m is not None else np.zeros(faces.shape[1:3]) for _, m in guides])
         row = {
@@ -183,7 +186,8 @@ def main() -> None:
         print(scale, json.dumps(row, indent=1), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,9 +6,10 @@ skeleton torso-normalised) of mediapipe on the output against mediapipe on the d
 the mean change of the background rows far above the person.
 
 With `--drive VIDEO` the same reference follows that video instead (e.g. a real pedestrian
-from scripts/crop_pedestrian.py); PCK is then mediapipe on the output against mediapipe on it.
+from `avatarvid study crop_pedestrian`); PCK is then mediapipe on the output against mediapipe
+on it.
 
-usage: .venv/bin/python scripts/eval_animate.py [--seconds 10] [--size 512] [--out DIR]
+usage: avatarvid study eval_animate [--seconds 10] [--size 512] [--out DIR]
        [--drive VIDEO]
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -23,26 +25,26 @@ import cv2
 import matplotlib
 import numpy as np
 
+from avatarvid.assets import examples_dir
 from avatarvid.evaluate.pose_follow import pck, video_poses
 from avatarvid.evaluate.synthetic import Figure, write_driver
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
-ROOT = Path(__file__).resolve().parents[1]
 HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="avatarvid study eval_animate")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--out", type=Path, default=ROOT / "out" / "eval_animate")
+    ap.add_argument("--out", type=Path, default=Path("out") / "eval_animate")
     ap.add_argument("--drive", type=Path, help="a driving video instead of the synthetic one")
     ap.add_argument("--retarget", default="relative", choices=["relative", "absolute"])
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    astronaut, hopper = load_image(ROOT / "examples" / "astronaut.png"), load_image(HOPPER)
+    astronaut, hopper = load_image(examples_dir() / "astronaut.png"), load_image(HOPPER)
     driver = Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
     drive = args.drive or args.out / "driver.mp4"
     if args.drive is None:
@@ -70,7 +72,8 @@ def main() -> None:
         "pck@0.1": round(pck(got, want, 0.1), 3), "pck@0.2": round(pck(got, want, 0.2), 3),
         "background_change": round(bg, 2),
     }))  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Renderer U-Net vs diffusers' UNet3DConditionModel at equal parameters, resolution, frames.
 
-    .venv/bin/python scripts/bench_renderer.py [--size 64] [--frames 8] [--json out.json]
+    avatarvid study bench_renderer [--size 64] [--frames 8] [--json out.json]
 
 Both get the same 18-channel input (noisy sample + 15 condition channels) and return 3
 channels. The peer uses its usual layout (cross-attention blocks at the two highest
@@ -14,21 +14,24 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
-from pathlib import Path
 
 import torch
 from diffusers import UNet3DConditionModel
 
+from avatarvid.assets import checkpoint_path
 from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
 
-SHIPPED = json.loads(
-    (Path(__file__).resolve().parent.parent / "checkpoints/renderer/config.json").read_text()
-)
-CONFIGS = {  # ours: the shipped checkpoint's shape and a ~5 M parameter one
-    "shipped": {k: tuple(SHIPPED[k]) for k in ("block_channels", "attention_levels")},
-    "5M": dict(block_channels=(64, 128, 192), attention_levels=(False, False, True)),
-}
+
+def configs() -> dict[str, dict]:
+    """Ours: the shipped checkpoint's shape and a ~5 M parameter one (read when run, so
+    `--help` needs no weights)."""
+    shipped = json.loads((checkpoint_path("renderer") / "config.json").read_text())
+    return {
+        "shipped": {k: tuple(shipped[k]) for k in ("block_channels", "attention_levels")},
+        "5M": dict(block_channels=(64, 128, 192), attention_levels=(False, False, True)),
+    }
 
 
 def params(m: torch.nn.Module) -> int:
@@ -67,9 +70,9 @@ def seconds(fn, repeats: int) -> list[float]:
 
 
 @torch.no_grad()
-def bench(name: str, size: int, frames: int, repeats: int) -> dict:
+def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    ours = RendererUNet(sample_size=size, **CONFIGS[name]).eval()
+    ours = RendererUNet(sample_size=size, **shape).eval()
     theirs = matched_peer(params(ours), size).eval()
     x = torch.randn(1, frames, 3, size, size)
     cond = torch.randn(1, frames, COND_CHANNELS, size, size)
@@ -102,14 +105,19 @@ def bench(name: str, size: int, frames: int, repeats: int) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="avatarvid study bench_renderer", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json")
-    args = ap.parse_args()
-    rows = [bench(name, args.size, args.frames, args.repeats) for name in CONFIGS]
+    args = ap.parse_args(argv)
+    rows = [
+        bench(name, shape, args.size, args.frames, args.repeats)
+        for name, shape in configs().items()
+    ]
     print("| config | params ours / peer | s per frame-step ours / peer | ours faster by |")
     print("|---|---|---|---|")
     for r in rows:
@@ -120,7 +128,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,17 +1,23 @@
-"""Rebuilds the bundled example inputs in examples/ (both are committed; rerun only to change them).
+"""Rebuilds the bundled example inputs in avatarvid/examples/ (committed; rerun only to change
+them).
 
 - astronaut.png: Eileen Collins, NASA portrait (public domain), as shipped by scikit-image.
 - speech.wav: English speech synthesised with Debian's espeak-ng (`apt-get install espeak-ng`).
-- lines/*.wav: short espeak-ng lines for examples/batch.yaml (`make_examples.py lines` rebuilds
-  only these).
+- lines/*.wav: short espeak-ng lines for examples/batch.yaml (`avatarvid study make_examples
+  lines` rebuilds only these).
 """
 
+from __future__ import annotations
+
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 from PIL import Image
 from skimage import data
+
+from avatarvid.assets import examples_dir
 
 TEXT = (
     "Hello, and welcome to my video log. Today I want to show you something new. "
@@ -35,18 +41,25 @@ def make_lines(out: Path) -> None:
         )
 
 
-def main() -> None:
-    out = Path(__file__).resolve().parent.parent / "examples"
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="avatarvid study make_examples", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("only", nargs="?", choices=["lines"], help="rebuild only the batch lines")
+    ap.add_argument("--out", type=Path, default=examples_dir(), help="default: the package's")
+    args = ap.parse_args(argv)
+    out = args.out
     out.mkdir(exist_ok=True)
     make_lines(out)
-    if sys.argv[1:] == ["lines"]:
-        return
+    if args.only == "lines":
+        return 0
     Image.fromarray(data.astronaut()).save(out / "astronaut.png", optimize=True)
     subprocess.run(
         ["espeak-ng", "-v", "en-us", "-s", "150", "-g", "6", "-w", str(out / "speech.wav"), TEXT],
         check=True,
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Diffusion renderer vs warp on a real photo: eval metrics, window seams, speed.
 
-    .venv/bin/python scripts/measure_renderer.py [--seconds 20] [--size 256] [--json out.json]
+    avatarvid study measure_renderer [--seconds 20] [--size 256] [--json out.json]
 
 Renders the same motion (same seed) with `--preset default` (warp) and `--preset diffusion`,
 runs `avatarvid eval` on both, and measures seams: the mean absolute frame-to-frame change
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from avatarvid.assets import examples_dir
 from avatarvid.cli import main as cli
 from avatarvid.config.settings import load_config
 from avatarvid.evaluate.bench import write_looped_speech
@@ -25,8 +27,6 @@ from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.vlog import prepare_reference
 from avatarvid.warp.controls import crop, face_box
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def seam_stats(frames: np.ndarray, box: np.ndarray, chunk: int, known: int) -> dict[str, float]:
@@ -42,14 +42,16 @@ def seam_stats(frames: np.ndarray, box: np.ndarray, chunk: int, known: int) -> d
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--image", type=Path, default=ROOT / "examples/astronaut.png")
-    ap.add_argument("--audio", type=Path, default=ROOT / "examples/speech.wav")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="avatarvid study measure_renderer", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--image", type=Path, default=examples_dir() / "astronaut.png")
+    ap.add_argument("--audio", type=Path, default=examples_dir() / "speech.wav")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
@@ -99,7 +101,8 @@ def main() -> None:
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,13 +4,14 @@ crop and upscaled (the people in e.g. OpenCV's vtest.avi are ~80 px tall).
 The pedestrian at `--start` (x, y in the first frame) is followed by re-centring the crop on
 the torso that mediapipe pose finds in it (exponentially smoothed; held when missed).
 
-usage: .venv/bin/python scripts/crop_pedestrian.py VIDEO OUT.mp4 --start X Y
+usage: avatarvid study crop_pedestrian VIDEO OUT.mp4 --start X Y
        [--first N] [--frames N] [--box 120] [--scale 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import cv2
 import numpy as np
@@ -19,8 +20,8 @@ from avatarvid.media.video import VideoWriter
 from avatarvid.perception.pose import VISIBLE, PoseTracker, torso_centre_and_size
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="avatarvid study crop_pedestrian")
     ap.add_argument("video")
     ap.add_argument("out")
     ap.add_argument("--start", type=float, nargs=2, required=True)
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--box", type=int, default=120, help="crop height in source pixels")
     ap.add_argument("--scale", type=int, default=4)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     tracker = PoseTracker(static_image_mode=False)
     cap = cv2.VideoCapture(args.video)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -56,7 +57,8 @@ def main() -> None:
                 centre = 0.5 * centre + 0.5 * (np.array([x0, y0]) + seen / args.scale)
                 found += 1
     print(f"{args.frames} frames, pedestrian detected in {found}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,23 +4,24 @@ Renders the same photo, speech and motion with each setting, then measures the o
 `avatarvid eval` (face detected, identity proxy, face sharpness: variance of the Laplacian of
 the aligned face crop; higher = more fine detail) and frames per second.
 
-usage: .venv/bin/python scripts/measure_sr_vlog.py [--seconds 10] [--json out.json]
+usage: avatarvid study measure_sr_vlog [--seconds 10] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from avatarvid.assets import examples_dir
 from avatarvid.config.settings import load_config
 from avatarvid.evaluate.bench import write_looped_speech
 from avatarvid.evaluate.report import evaluate_talking_video
 from avatarvid.pipelines.vlog import VlogRequest, render_vlog
 
-ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {  # name -> (sr mode, sr scale)
     "warp@512": ("none", 2),
     "warp@256+bicubic": ("bicubic", 2),
@@ -30,18 +31,18 @@ SETTINGS = {  # name -> (sr mode, sr scale)
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="avatarvid study measure_sr_vlog")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--only", nargs="*", default=list(SETTINGS))
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    image, results = ROOT / "examples" / "astronaut.png", {}
+    args = parser.parse_args(argv)
+    image, results = examples_dir() / "astronaut.png", {}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        write_looped_speech(ROOT / "examples" / "speech.wav", args.seconds, wav)
+        write_looped_speech(examples_dir() / "speech.wav", args.seconds, wav)
         for name in args.only:
             mode, scale = SETTINGS[name]
             config = load_config(args.preset, size=args.size)
@@ -64,7 +65,8 @@ def main() -> None:
             print(name, json.dumps(results[name]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Why the diffusion renderer does or does not beat the warp: bias or noise, and which settings.
 
-    .venv/bin/python scripts/diagnose_renderer.py [--clips out/renderer_work/validation_64_8.npz]
+    avatarvid study diagnose_renderer [--clips out/renderer_work/validation_64_8.npz]
         [--sample STEPS:STRENGTH:SAMPLES[:GUIDANCE[:SCHEDULER]] ...] [--per-source N]
 
 On a cached clip set (built by `avatarvid train renderer`): PSNR of the network's x0 estimate
@@ -16,11 +16,13 @@ identity, never on the held-out one.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from avatarvid.assets import checkpoint_path
 from avatarvid.data.lighting import lambert
 from avatarvid.data.renderer_clips import ClipSet
 from avatarvid.evaluate.renderer import _scores, render_clips
@@ -28,13 +30,13 @@ from avatarvid.sampling.renderer import SamplerSettings, make_scheduler
 from avatarvid.stages.refiner import condition, load_renderer, to_tensor
 from avatarvid.warp.normals import decode_normal_map
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints/renderer")
-    ap.add_argument("--clips", type=Path, default=ROOT / "out/renderer_work/validation_64_8.npz")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="avatarvid study diagnose_renderer", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--checkpoint", type=Path, default=checkpoint_path("renderer"))
+    ap.add_argument("--clips", type=Path, default=Path("out/renderer_work/validation_64_8.npz"))
     ap.add_argument("--draws", type=int, default=6)
     ap.add_argument(
         "--sample",
@@ -44,7 +46,7 @@ def main() -> None:
         "shipped 2:1.0:4, ...)",
     )
     ap.add_argument("--per-source", type=int, help="also score each face's N clips apart")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, sched_cfg = load_renderer(args.checkpoint)
     clips = ClipSet.load(args.clips)
@@ -98,6 +100,7 @@ def main() -> None:
         if n:
             for i in range(0, len(clips.gt), n):
                 print(f"  clips {i}-{i + n - 1}: {_table(out, clips, slice(i, i + n))}")
+    return 0
 
 
 def oracle_relighting(clips: ClipSet) -> np.ndarray:
@@ -117,4 +120,4 @@ def _table(out: np.ndarray, clips: ClipSet, which: slice) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

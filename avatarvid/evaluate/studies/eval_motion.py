@@ -1,6 +1,6 @@
 """Held-out evaluation of the motion model: procedural baseline vs untrained vs trained.
 
-usage: .venv/bin/python scripts/eval_motion.py --data out/motion_tts --json out/motion_eval.json
+usage: avatarvid study eval_motion --data out/motion_tts --json out/motion_eval.json
 
 Scores (see avatarvid/evaluate/motion_eval.py) on the test split (voices and texts never
 trained on), clean and augmented (noise/room/band/gain) audio; then window-seam smoothness and
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avatarvid.assets import checkpoint_path, examples_dir
 from avatarvid.data.augment import augment
 from avatarvid.data.shards import Clip, read_split
 from avatarvid.evaluate.motion_eval import score, seam_smoothness
@@ -36,7 +37,7 @@ from avatarvid.sampling.motion import (
     window_starts,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+MODULE = "avatarvid.evaluate.studies.eval_motion"  # rerun in a fresh process for peak RSS
 
 
 def long_audio(clips: list[Clip], seconds: float) -> np.ndarray:
@@ -49,24 +50,24 @@ def long_audio(clips: list[Clip], seconds: float) -> np.ndarray:
 def peak_rss_mb(checkpoint: str, data: str, seconds: float) -> float:
     """Peak RSS of a fresh process that samples `seconds` of audio."""
     out = subprocess.run(
-        [sys.executable, __file__, "--data", data, "--checkpoint", checkpoint,
+        [sys.executable, "-m", MODULE, "--data", data, "--checkpoint", checkpoint,
          "--rss-seconds", str(seconds)],
         capture_output=True, text=True, check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="avatarvid study eval_motion")
     p.add_argument("--data", default="out/motion_tts")
-    p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "motion"))
+    p.add_argument("--checkpoint", default=str(checkpoint_path("motion")))
     p.add_argument("--split", default="test")
     p.add_argument("--max-clips", type=int, default=60)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--audio-guidance", type=float, default=1.5)
     p.add_argument("--json", type=Path)
     p.add_argument("--rss-seconds", type=float, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(1)
     clips = read_split(Path(args.data), args.split)[: args.max_clips]
     trained = load_denoiser(args.checkpoint)
@@ -78,7 +79,7 @@ def main() -> int:
     torch.manual_seed(0)
     untrained = MotionDenoiser.from_config(trained.config).eval()
     fps = clips[0].fps
-    rig = FaceRig(detect_reference_face(load_image(ROOT / "examples" / "astronaut.png")).landmarks)
+    rig = FaceRig(detect_reference_face(load_image(examples_dir() / "astronaut.png")).landmarks)
     generators = {
         "procedural": lambda a, s: procedural_motion(a, ANALYSIS_RATE, fps, seed=s),
         "untrained": lambda a, s: sample_motion(untrained, a, fps, s, settings),

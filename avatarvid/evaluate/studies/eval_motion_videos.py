@@ -1,6 +1,6 @@
 """`avatarvid eval` on rendered videos of held-out speech: which motion generator lip-syncs best.
 
-usage: .venv/bin/python scripts/eval_motion_videos.py --data out/motion_tts --json out/x.json
+usage: avatarvid study eval_motion_videos --data out/motion_tts --json out/x.json
 
 Each test-split clip (voices and texts never trained on) is rendered with the warp renderer at
 256 px from the astronaut photo, once per motion source: the procedural baseline, the untrained
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avatarvid.assets import checkpoint_path, examples_dir
 from avatarvid.cli import main as cli
 from avatarvid.data.shards import read_split
 from avatarvid.evaluate.report import evaluate_talking_video
@@ -30,8 +31,6 @@ from avatarvid.motion.procedural import procedural_motion
 from avatarvid.motion.schema import Motion
 from avatarvid.sampling.motion import SamplerSettings, load_denoiser, sample_motion
 
-ROOT = Path(__file__).resolve().parent.parent
-PHOTO = ROOT / "examples" / "astronaut.png"
 METRICS = ("lipsync_corr", "lipsync_lag_frames", "phoneme_sync_corr", "phoneme_sync_lag_frames")
 
 
@@ -43,15 +42,16 @@ def write_wav(path: Path, audio: np.ndarray) -> None:
         w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="avatarvid study eval_motion_videos")
     p.add_argument("--data", default="out/motion_tts")
-    p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "motion"))
+    p.add_argument("--checkpoint", default=str(checkpoint_path("motion")))
     p.add_argument("--clips", type=int, default=12)
     p.add_argument("--min-seconds", type=float, default=4.0)
     p.add_argument("--json", type=Path)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(1)
+    photo = examples_dir() / "astronaut.png"
     clips = [c for c in read_split(Path(args.data), "test") if len(c.audio) >= 16000 * 4.0]
     clips = clips[: args.clips]
     trained = load_denoiser(args.checkpoint)
@@ -72,11 +72,11 @@ def main() -> int:
             for name, make in sources.items():
                 make(clip, i).save(work / "m.npz")
                 video = work / "v.mp4"
-                argv = ["vlog", "--image", str(PHOTO), "--audio", str(work / "a.wav"), "-o",
-                        str(video), "--motion-in", str(work / "m.npz"), "-q"]
-                if cli(argv) != 0:
-                    raise SystemExit(f"render failed: {argv}")
-                report = evaluate_talking_video(video, PHOTO).to_dict()
+                vlog_argv = ["vlog", "--image", str(photo), "--audio", str(work / "a.wav"), "-o",
+                             str(video), "--motion-in", str(work / "m.npz"), "-q"]
+                if cli(vlog_argv) != 0:
+                    raise SystemExit(f"render failed: {vlog_argv}")
+                report = evaluate_talking_video(video, photo).to_dict()
                 for m in METRICS:
                     rows[name][m].append(report[m])
             print(f"clip {i + 1}/{len(clips)}", flush=True)
