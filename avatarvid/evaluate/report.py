@@ -194,7 +194,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         phon_lag = best_lag if math.isfinite(phon_corr) else None
         audio_duration = len(audio) / ANALYSIS_RATE
         diff = num_frames / fps - audio_duration
-    yaw, pitch, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
+    pitch, yaw, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
     blinks = count_blinks(np.array(series.ear), fps) / (num_frames / fps / 60)
     identity = np.nanmean(series.identity) if any_face else math.nan
     sharpness = np.nanmean(series.sharpness) if any_face else math.nan
