@@ -165,7 +165,7 @@ def evaluate_talking_video(
     reader = VideoReader(video_path)
     series = _FrameSeries(reference_crop)
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as tracker:
-        for frame in reader.frames(batch_size=16):
+        for frame in reader.stream():
             faces = tracker.detect(frame)
             series.add(frame, faces[0] if faces else None)
 

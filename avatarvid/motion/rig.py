@@ -17,7 +17,7 @@ from scipy.spatial.distance import cdist
 from avatarvid.geometry import euler_angles, fit_similarity, rotation_matrix
 from avatarvid.motion.schema import EXPRESSIONS, GAZE, HEAD_ROTATION, MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
-from avatarvid.perception.head_pose import head_rotation
+from avatarvid.perception.head_pose import eye_centres, head_rotation
 
 # Head rotation pivots at the top of the neck: below and behind the eyes (canonical units).
 PIVOT = np.array([0.0, 0.6, 1.2], dtype=np.float32)
@@ -35,8 +35,7 @@ def head_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(origin, rotation, inter-ocular distance) of a face, defining its canonical frame."""
     lm = np.asarray(landmarks, dtype=np.float64)
     origin = lm[list(_EYE_CORNERS)].mean(axis=0)
-    right_eye = lm[[ids.RIGHT_EYE_OUTER, ids.RIGHT_EYE_INNER]].mean(axis=0)
-    left_eye = lm[[ids.LEFT_EYE_OUTER, ids.LEFT_EYE_INNER]].mean(axis=0)
+    right_eye, left_eye = eye_centres(lm)
     iod = float(np.linalg.norm(left_eye - right_eye))
     if iod < 1e-6:
         raise ValueError("degenerate landmarks: the eyes coincide")
