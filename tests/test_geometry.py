@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from avatarvid import geometry
 from avatarvid.geometry import (
     euler_angles,
     fit_similarity,
@@ -86,3 +90,13 @@ def test_astronaut_head_pose_unchanged(face) -> None:
     yaw, pitch, roll = ASTRONAUT_OLD_YAW_PITCH_ROLL
     old = Rotation.from_euler("YXZ", [yaw, pitch, roll], degrees=True).as_matrix()
     np.testing.assert_allclose(rotation_matrix(*np.radians(angles)), old, atol=1e-6)
+
+
+def test_geometry_is_a_base_module() -> None:
+    """Every layer may import it, so it imports nothing of avatarvid, only numpy and scipy."""
+    tree = ast.parse(inspect.getsource(geometry))
+    roots = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert roots <= {"__future__", "dataclasses", "numpy", "scipy"}

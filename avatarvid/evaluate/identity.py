@@ -26,14 +26,13 @@ def aligned_face_crop(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The face as a canonical CROP_SIZE x CROP_SIZE uint8 grayscale crop."""
     right, left = eye_centres(landmarks)
     mouth = (landmarks[MOUTH_CORNER_RIGHT] + landmarks[MOUTH_CORNER_LEFT]) / 2
-    affine = fit_similarity(np.stack([right[:2], left[:2], mouth[:2]]), _TEMPLATE).matrix()
+    fit = fit_similarity(np.stack([right[:2], left[:2], mouth[:2]]), _TEMPLATE)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    scale = np.sqrt(abs(np.linalg.det(affine[:, :2])))
-    if scale < 1:  # the warp samples bilinearly: low-pass first so big faces do not alias
-        gray = cv2.GaussianBlur(gray, (0, 0), 0.5 / scale)
+    if fit.scale < 1:  # the warp samples bilinearly: low-pass first so big faces do not alias
+        gray = cv2.GaussianBlur(gray, (0, 0), 0.5 / fit.scale)
     return cv2.warpAffine(
         gray,
-        affine,
+        fit.matrix(),
         (CROP_SIZE, CROP_SIZE),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
