@@ -60,7 +60,7 @@ class ClipSampler:
             raise InputError(f"patch {patch} must be divisible by the scale {scale}")
         self.images = [im for im in (load_image(p) for p in images) if min(im.shape[:2]) > patch]
         self.rng = np.random.default_rng(seed)
-        self.videos = [_load_runs(p, frames, max_video_frames, self.rng) for p in videos]
+        self.videos = [_load_runs(p, max_video_frames, frames, self.rng) for p in videos]
         self.videos = [v for v in self.videos if v is not None and min(v.shape[2:4]) > patch]
         if not self.images and not self.videos:
             raise InputError("no usable SR training images or videos (all missing or too small)")
@@ -93,9 +93,10 @@ class ClipSampler:
         rng, p = self.rng, self.patch
         runs = self.videos[rng.integers(len(self.videos))]
         run = runs[rng.integers(len(runs))]
+        t0 = rng.integers(0, len(run) - self.frames + 1)
         y = rng.integers(0, run.shape[1] - p + 1)
         x = rng.integers(0, run.shape[2] - p + 1)
-        return run[:, y : y + p, x : x + p]
+        return run[t0 : t0 + self.frames, y : y + p, x : x + p]
 
     def _image_clip(self) -> np.ndarray:
         """A still photo seen by a slowly drifting, rotating, zooming camera."""
@@ -157,30 +158,32 @@ class ClipSampler:
 
 
 def run_indices(
-    num_frames: int, run_length: int, max_frames: int, rng: np.random.Generator
+    num_frames: int, max_frames: int, min_run: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """(runs, run_length) frame indices: runs of consecutive frames spread over the whole video.
+    """(runs, length) frame indices: runs of consecutive frames spread over the whole video.
 
-    The video is cut into as many equal segments as `max_frames` allows runs, and each run
-    starts at a random frame of its segment, so a long video contributes its whole length
-    (scenes, lighting, motion) instead of its first seconds, and no clip spans two runs.
+    One run per `max_frames` of video (but none shorter than `min_run`), each at a random
+    start within its stretch and as long as the budget allows: a video that fits the budget
+    is one run, all of it; a long one contributes every part of its length (scenes, lighting,
+    motion) instead of its first seconds. Clips are cut inside a run, never across two.
     """
-    if num_frames < run_length:
-        raise ValueError(f"a {num_frames}-frame video has no run of {run_length} frames")
-    runs = max(1, min(max_frames, num_frames) // run_length)
+    if num_frames < min_run:
+        raise ValueError(f"a {num_frames}-frame video has no run of {min_run} frames")
+    budget = max(min_run, min(max_frames, num_frames))
+    runs = min(-(-num_frames // max(max_frames, 1)), budget // min_run)
+    length = budget // runs
     bounds = np.linspace(0, num_frames, runs + 1).astype(int)
-    starts = rng.integers(bounds[:-1], bounds[1:] - run_length + 1)
-    return starts[:, None] + np.arange(run_length)
+    starts = rng.integers(bounds[:-1], bounds[1:] - length + 1)
+    return starts[:, None] + np.arange(length)
 
 
 def _load_runs(
-    path: Path, run_length: int, max_frames: int, rng: np.random.Generator
+    path: Path, max_frames: int, min_run: int, rng: np.random.Generator
 ) -> np.ndarray | None:
-    """(runs, run_length, H, W, 3) frames of `path` (see `run_indices`), decoded by random
-    access one run at a time; None for a video shorter than one run."""
+    """(runs, length, H, W, 3) frames of `path` (see `run_indices`), decoded by random access
+    one run at a time; None for a video shorter than `min_run`."""
     reader = VideoReader(path)
-    if reader.num_frames < run_length:
+    if reader.num_frames < min_run:
         return None
-    return np.stack(
-        [reader.read(run) for run in run_indices(reader.num_frames, run_length, max_frames, rng)]
-    )
+    runs = run_indices(reader.num_frames, max_frames, min_run, rng)
+    return np.stack([reader.read(run) for run in runs])
