@@ -1,5 +1,9 @@
 """Errors a user can act on. The CLI prints them as one line and exits non-zero."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class AvatarvidError(Exception):
     """Base class: the message is shown to the user as is, so it must say what to do."""
@@ -15,3 +19,11 @@ class NoFaceError(InputError):
 
 class CheckpointError(AvatarvidError):
     """A model checkpoint is missing or does not match the code."""
+
+
+def existing_file(path: str | Path, kind: str) -> Path:
+    """`path` as a Path, or the one-line error every media reader gives for a missing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{kind} {path} not found; check the path")
+    return path

@@ -8,7 +8,7 @@ import pytest
 from avatarvid.errors import InputError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.motion.procedural import procedural_motion, speech_activity
-from avatarvid.motion.rig import FaceRig, euler_to_matrix, matrix_to_euler
+from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import EXPRESSIONS, GAZE, MOTION_LAYOUT, Motion
 from avatarvid.perception import landmark_ids as ids
 
@@ -48,11 +48,6 @@ def test_resample_keeps_shape_and_values():
     r = m.resampled(50, 100)
     assert r.values.shape == (100, L.dim)
     assert r["jaw_open"][0] == 0 and abs(r["jaw_open"][98] - 1.0) < 0.02
-
-
-def test_euler_round_trip():
-    angles = (0.2, -0.35, 0.1)
-    np.testing.assert_allclose(matrix_to_euler(euler_to_matrix(*angles)), angles, atol=1e-9)
 
 
 def test_zero_residual_reproduces_reference(astronaut_landmarks):

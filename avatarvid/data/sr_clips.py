@@ -59,12 +59,12 @@ class ClipSampler:
         if patch % scale:
             raise InputError(f"patch {patch} must be divisible by the scale {scale}")
         self.images = [im for im in (load_image(p) for p in images) if min(im.shape[:2]) > patch]
-        self.videos = [_load_video(p, max_video_frames, frames) for p in videos]
-        self.videos = [v for v in self.videos if v is not None and min(v.shape[1:3]) > patch]
+        self.rng = np.random.default_rng(seed)
+        self.videos = [_load_runs(p, max_video_frames, frames, self.rng) for p in videos]
+        self.videos = [v for v in self.videos if v is not None and min(v.shape[2:4]) > patch]
         if not self.images and not self.videos:
             raise InputError("no usable SR training images or videos (all missing or too small)")
         self.frames, self.patch, self.scale = frames, patch, scale
-        self.rng = np.random.default_rng(seed)
 
     def clip(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One (lr, hr, guide, mask) clip as uint8 / float32 arrays, (T, H, W, C) each."""
@@ -91,11 +91,12 @@ class ClipSampler:
 
     def _video_clip(self) -> np.ndarray:
         rng, p = self.rng, self.patch
-        video = self.videos[rng.integers(len(self.videos))]
-        t0 = rng.integers(0, len(video) - self.frames + 1)
-        y = rng.integers(0, video.shape[1] - p + 1)
-        x = rng.integers(0, video.shape[2] - p + 1)
-        return video[t0 : t0 + self.frames, y : y + p, x : x + p]
+        runs = self.videos[rng.integers(len(self.videos))]
+        run = runs[rng.integers(len(runs))]
+        t0 = rng.integers(0, len(run) - self.frames + 1)
+        y = rng.integers(0, run.shape[1] - p + 1)
+        x = rng.integers(0, run.shape[2] - p + 1)
+        return run[t0 : t0 + self.frames, y : y + p, x : x + p]
 
     def _image_clip(self) -> np.ndarray:
         """A still photo seen by a slowly drifting, rotating, zooming camera."""
@@ -156,14 +157,33 @@ class ClipSampler:
         return guide, mask
 
 
-def _load_video(path: Path, max_frames: int, min_frames: int) -> np.ndarray | None:
-    """Up to `max_frames` frames of `path`, evenly strided runs of consecutive frames."""
+def run_indices(
+    num_frames: int, max_frames: int, min_run: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(runs, length) frame indices: runs of consecutive frames spread over the whole video.
+
+    One run per `max_frames` of video (but none shorter than `min_run`), each at a random
+    start within its stretch and as long as the budget allows: a video that fits the budget
+    is one run, all of it; a long one contributes every part of its length (scenes, lighting,
+    motion) instead of its first seconds. Clips are cut inside a run, never across two.
+    """
+    if num_frames < min_run:
+        raise ValueError(f"a {num_frames}-frame video has no run of {min_run} frames")
+    budget = max(min_run, min(max_frames, num_frames))
+    runs = min(-(-num_frames // max(max_frames, 1)), budget // min_run)
+    length = budget // runs
+    bounds = np.linspace(0, num_frames, runs + 1).astype(int)
+    starts = rng.integers(bounds[:-1], bounds[1:] - length + 1)
+    return starts[:, None] + np.arange(length)
+
+
+def _load_runs(
+    path: Path, max_frames: int, min_run: int, rng: np.random.Generator
+) -> np.ndarray | None:
+    """(runs, length, H, W, 3) frames of `path` (see `run_indices`), decoded by random access
+    one run at a time; None for a video shorter than `min_run`."""
     reader = VideoReader(path)
-    if reader.num_frames < min_frames:
+    if reader.num_frames < min_run:
         return None
-    frames = []
-    for frame in reader.frames(batch_size=16):
-        frames.append(frame)
-        if len(frames) >= max_frames:
-            break
-    return np.stack(frames)
+    runs = run_indices(reader.num_frames, max_frames, min_run, rng)
+    return np.stack([reader.read(run) for run in runs])

@@ -31,7 +31,7 @@ def track_video(path: Path, fps: float = 25.0) -> Clip:
     rig: FaceRig | None = None
     rows: list[np.ndarray | None] = []
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as tracker:
-        for frame in reader.frames():
+        for frame in reader.stream():
             faces = tracker.detect(frame)
             if not faces:
                 rows.append(None)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from avatarvid.geometry import fit_similarity
 from avatarvid.perception.head_pose import eye_centres
 from avatarvid.perception.landmark_ids import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT
 
@@ -21,28 +22,17 @@ CROP_SIZE = 112
 _TEMPLATE = np.array([[38.29, 51.70], [73.53, 51.50], [56.14, 92.28]])
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares rotation + uniform scale + shift taking (N, 2) src onto dst."""
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    x, y = src[:, 0], src[:, 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    system = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])
-    a, b, tx, ty = np.linalg.lstsq(system, np.concatenate([dst[:, 0], dst[:, 1]]), rcond=None)[0]
-    return np.array([[a, -b, tx], [b, a, ty]])
-
-
 def aligned_face_crop(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The face as a canonical CROP_SIZE x CROP_SIZE uint8 grayscale crop."""
     right, left = eye_centres(landmarks)
     mouth = (landmarks[MOUTH_CORNER_RIGHT] + landmarks[MOUTH_CORNER_LEFT]) / 2
-    affine = similarity_transform(np.stack([right[:2], left[:2], mouth[:2]]), _TEMPLATE)
+    fit = fit_similarity(np.stack([right[:2], left[:2], mouth[:2]]), _TEMPLATE)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    scale = np.sqrt(abs(np.linalg.det(affine[:, :2])))
-    if scale < 1:  # the warp samples bilinearly: low-pass first so big faces do not alias
-        gray = cv2.GaussianBlur(gray, (0, 0), 0.5 / scale)
+    if fit.scale < 1:  # the warp samples bilinearly: low-pass first so big faces do not alias
+        gray = cv2.GaussianBlur(gray, (0, 0), 0.5 / fit.scale)
     return cv2.warpAffine(
         gray,
-        affine,
+        fit.matrix(),
         (CROP_SIZE, CROP_SIZE),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,

@@ -39,7 +39,7 @@ def video_poses(path: str | Path) -> np.ndarray:
     joints below the visibility threshold are NaN too)."""
     out = []
     with PoseTracker(static_image_mode=False) as tracker:
-        for frame in VideoReader(path).frames():
+        for frame in VideoReader(path).stream():
             pose = tracker.detect(frame)
             if pose is None:
                 pose = np.full((33, 3), np.nan, np.float32)

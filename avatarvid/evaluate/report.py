@@ -165,7 +165,7 @@ def evaluate_talking_video(
     reader = VideoReader(video_path)
     series = _FrameSeries(reference_crop)
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as tracker:
-        for frame in reader.frames(batch_size=16):
+        for frame in reader.stream():
             faces = tracker.detect(frame)
             series.add(frame, faces[0] if faces else None)
 
@@ -194,7 +194,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         phon_lag = best_lag if math.isfinite(phon_corr) else None
         audio_duration = len(audio) / ANALYSIS_RATE
         diff = num_frames / fps - audio_duration
-    yaw, pitch, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
+    pitch, yaw, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
     blinks = count_blinks(np.array(series.ear), fps) / (num_frames / fps / 60)
     identity = np.nanmean(series.identity) if any_face else math.nan
     sharpness = np.nanmean(series.sharpness) if any_face else math.nan

@@ -9,9 +9,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avatarvid.errors import InputError
+from avatarvid.errors import InputError, existing_file
+from avatarvid.media.streams import open_best_stream
 
 ANALYSIS_RATE = 16000
+_NO_SPEECH = "pass a file that contains speech"
 
 
 def load_audio(path: str | Path, sample_rate: int = ANALYSIS_RATE) -> np.ndarray:
@@ -30,14 +32,9 @@ def iter_audio(path: str | Path, sample_rate: int = ANALYSIS_RATE) -> Iterator[n
     """`load_audio` in decoded chunks, so a long recording can be muxed without holding it."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"audio {path} not found; check the path")
+    path = existing_file(path, "audio")
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.best("audio")
-            if stream is None:
-                raise InputError(f"{path} has no audio stream; pass a file that contains speech")
+        with open_best_stream(path, "audio", _NO_SPEECH) as (container, stream):
             remaining = _declared_length(container, stream, sample_rate)
             resampler = av.AudioResampler(
                 format="flt",

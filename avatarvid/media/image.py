@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from avatarvid.errors import InputError
+from avatarvid.errors import InputError, existing_file
 
 MIN_SIDE = 64
 MAX_PIXELS = 50_000_000
@@ -24,9 +24,7 @@ def load_image(path: str | Path) -> np.ndarray:
     is refused without allocating it; photos above WORK_MAX_SIDE are downscaled because no
     stage needs more and full-size decodes cost seconds and gigabytes.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image {path} not found; check the path")
+    path = existing_file(path, "image")
     try:
         with warnings.catch_warnings():
             # We enforce our own, stricter limit below; Pillow's warning would only be noise.

@@ -24,7 +24,8 @@ from av.video.reformatter import (
     VideoReformatter,
 )
 
-from avatarvid.errors import InputError
+from avatarvid.errors import InputError, existing_file
+from avatarvid.media.streams import open_best_stream
 
 X264_PRESETS = (
     "ultrafast",
@@ -257,12 +258,10 @@ def _discard(container: av.container.OutputContainer, tmp: Path) -> None:
 
 
 class VideoReader:
-    """Decode a video to RGB frames with decord, a bounded batch at a time."""
+    """RGB frames of a video: decord for random access, PyAV for one long sequential pass."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"video {self.path} not found; check the path")
+        self.path = existing_file(path, "video")
         try:
             # decord asserts (AssertionError) on zero frames and raises DECORDError otherwise;
             # its messages carry C++ source paths, so they stay in the chained traceback only.
@@ -278,19 +277,22 @@ class VideoReader:
         self.height: int = int(first.shape[0])
         self.width: int = int(first.shape[1])
 
+    def read(self, indices: Iterable[int]) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB frames at `indices`, in that order: decord seeks to each
+        run's keyframe, so strided clips of a long video cost a few GOPs, not the whole file."""
+        indices = list(indices)
+        try:
+            return self._reader.get_batch(indices).asnumpy()
+        except (decord.DECORDError, RuntimeError, IndexError) as exc:
+            where = f"frames {indices[0]}..{indices[-1]}" if indices else "its start"
+            raise InputError(f"video {self.path} is corrupt near {where}; re-encode it") from exc
+
     def frames(self, batch_size: int = 16) -> Iterator[np.ndarray]:
         """Yield HxWx3 uint8 RGB frames in order; at most `batch_size` are decoded at once."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         for start in range(0, self.num_frames, batch_size):
-            indices = range(start, min(start + batch_size, self.num_frames))
-            try:
-                batch = self._reader.get_batch(indices).asnumpy()
-            except (decord.DECORDError, RuntimeError, IndexError) as exc:
-                raise InputError(
-                    f"video {self.path} is corrupt near frame {start}; re-encode it"
-                ) from exc
-            yield from batch
+            yield from self.read(range(start, min(start + batch_size, self.num_frames)))
 
     def stream(self) -> Iterator[np.ndarray]:
         """Yield HxWx3 uint8 RGB frames in order, decoded one at a time by PyAV.
@@ -331,14 +333,9 @@ def probe(path: str | Path) -> VideoInfo:
     Frame counts and durations come from the header; containers that lack them (webm, mkv)
     are demuxed once and the packets counted, which is exact and still cheap.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"video {path} not found; check the path")
+    path = existing_file(path, "video")
     try:
-        with av.open(str(path)) as container:
-            video = container.streams.best("video")
-            if video is None:
-                raise InputError(f"{path} has no video stream; pass a video file")
+        with open_best_stream(path, "video", "pass a video file") as (container, video):
             audio = container.streams.best("audio")
             streams = [s for s in (video, audio) if s is not None]
             totals = {s.index: (s.frames, _header_duration(s)) for s in streams}

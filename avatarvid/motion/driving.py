@@ -14,10 +14,12 @@ import cv2
 import numpy as np
 
 from avatarvid.errors import InputError
+from avatarvid.geometry import fit_similarity
 from avatarvid.media.video import VideoReader
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception.face_mesh import FaceMeshTracker
+from avatarvid.perception.framing import apply_affine
 from avatarvid.perception.landmark_ids import RIGID
 from avatarvid.perception.pose import NUM_POSE, VISIBLE, PoseTracker
 from avatarvid.perception.smoothing import fill_gaps, one_euro
@@ -63,17 +65,13 @@ class FaceMotionFitter:
         if self._rig is None:
             if self._mode == "absolute" and self._reference is not None:
                 rigid = list(RIGID)
-                self._align, _ = cv2.estimateAffinePartial2D(
-                    landmarks[rigid, :2], self._reference[rigid, :2]
-                )
+                fit = fit_similarity(landmarks[rigid, :2], self._reference[rigid, :2])
+                self._align = fit.matrix()
                 self._rig = FaceRig(self._reference)
             else:
                 self._rig = FaceRig(landmarks)
         if self._align is not None:
-            landmarks = landmarks.copy()
-            scale = np.sqrt(abs(np.linalg.det(self._align[:, :2])))
-            landmarks[:, :2] = landmarks[:, :2] @ self._align[:, :2].T + self._align[:, 2]
-            landmarks[:, 2] *= scale
+            landmarks = apply_affine(landmarks, self._align)
         return self._rig.fit(landmarks)
 
 

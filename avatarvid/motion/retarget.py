@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatarvid.geometry import rotate_2d
 from avatarvid.perception.pose import L_HIP, L_SHOULDER, NUM_POSE, R_HIP, R_SHOULDER
 
 ROOT, NECK = NUM_POSE, NUM_POSE + 1  # virtual joints: mid-hip, mid-shoulder
@@ -50,11 +51,6 @@ def torso_length(joints: np.ndarray) -> float:
 
 def _angle(v: np.ndarray) -> np.ndarray:
     return np.arctan2(v[..., 1], v[..., 0])
-
-
-def _rotate(v: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ class Retargeter:
             ratio = np.linalg.norm(now) / max(np.linalg.norm(then), 1e-6)
             ratio = float(np.clip(ratio, _MIN_RATIO, _MAX_RATIO))
             if self.mode == "relative":
-                bone = _rotate(ref_bone, _angle(now) - _angle(then))
+                bone = rotate_2d(ref_bone, _angle(now) - _angle(then))
             else:
                 bone = now / max(np.linalg.norm(now), 1e-6) * np.linalg.norm(ref_bone)
             out[child] = out[parent] + ratio * bone

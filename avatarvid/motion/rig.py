@@ -14,9 +14,10 @@ import numpy as np
 from scipy.optimize import lsq_linear
 from scipy.spatial.distance import cdist
 
+from avatarvid.geometry import euler_angles, fit_similarity, rotation_matrix
 from avatarvid.motion.schema import EXPRESSIONS, GAZE, HEAD_ROTATION, MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
-from avatarvid.perception.head_pose import head_rotation
+from avatarvid.perception.head_pose import eye_centres, head_rotation
 
 # Head rotation pivots at the top of the neck: below and behind the eyes (canonical units).
 PIVOT = np.array([0.0, 0.6, 1.2], dtype=np.float32)
@@ -30,35 +31,11 @@ _TX, _TY, _SCALE = (MOTION_LAYOUT.index(n) for n in ("head_tx", "head_ty", "head
 _SHAPE = MOTION_LAYOUT.indices(EXPRESSIONS + GAZE)
 
 
-def euler_to_matrix(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
-    """Batched R = Rz(roll) Ry(yaw) Rx(pitch) in the canonical frame (x right, y down, z in).
-
-    Positive pitch nods the face down, positive yaw turns the nose towards the image's left,
-    positive roll tilts the head clockwise as seen in the image.
-    """
-    pitch, yaw, roll = (np.asarray(a, dtype=np.float64) for a in (pitch, yaw, roll))
-    cp, sp, cy, sy, cr, sr = (f(a) for a in (pitch, yaw, roll) for f in (np.cos, np.sin))
-    one, zero = np.ones_like(cp), np.zeros_like(cp)
-    rx = np.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).reshape(*cp.shape, 3, 3)
-    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(*cp.shape, 3, 3)
-    rz = np.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], -1).reshape(*cp.shape, 3, 3)
-    return rz @ ry @ rx
-
-
-def matrix_to_euler(r: np.ndarray) -> tuple[float, float, float]:
-    """Inverse of `euler_to_matrix` for one matrix: (pitch, yaw, roll) in radians."""
-    yaw = float(-np.arcsin(np.clip(r[2, 0], -1.0, 1.0)))
-    pitch = float(np.arctan2(r[2, 1], r[2, 2]))
-    roll = float(np.arctan2(r[1, 0], r[0, 0]))
-    return pitch, yaw, roll
-
-
 def head_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(origin, rotation, inter-ocular distance) of a face, defining its canonical frame."""
     lm = np.asarray(landmarks, dtype=np.float64)
     origin = lm[list(_EYE_CORNERS)].mean(axis=0)
-    right_eye = lm[[ids.RIGHT_EYE_OUTER, ids.RIGHT_EYE_INNER]].mean(axis=0)
-    left_eye = lm[[ids.LEFT_EYE_OUTER, ids.LEFT_EYE_INNER]].mean(axis=0)
+    right_eye, left_eye = eye_centres(lm)
     iod = float(np.linalg.norm(left_eye - right_eye))
     if iod < 1e-6:
         raise ValueError("degenerate landmarks: the eyes coincide")
@@ -220,7 +197,7 @@ class FaceRig:
         single = r.ndim == 1
         r = np.atleast_2d(r)
         shaped = self.canonical + np.einsum("tk,kpc->tpc", r[:, _SHAPE], self.basis)
-        rot = euler_to_matrix(r[:, _ROT[0]], r[:, _ROT[1]], r[:, _ROT[2]])
+        rot = rotation_matrix(r[:, _ROT[0]], r[:, _ROT[1]], r[:, _ROT[2]])
         posed = np.einsum("tij,tpj->tpi", rot, shaped - PIVOT) + PIVOT
         posed = posed * (1.0 + r[:, _SCALE])[:, None, None]
         posed[..., 0] += r[:, _TX, None]
@@ -236,17 +213,11 @@ class FaceRig:
         """
         q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
         rigid = list(ids.RIGID)
-        a = self.canonical[rigid] - PIVOT
-        b = q[rigid]
-        a_mean, b_mean = a.mean(0), b.mean(0)
-        cov = (b - b_mean).T @ (a - a_mean) / len(rigid)
-        u, s, vt = np.linalg.svd(cov)
-        fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
-        rot = u @ fix @ vt
-        scale = float(np.trace(np.diag(s) @ fix) / ((a - a_mean) ** 2).sum(1).mean())
-        shift = b_mean - scale * rot @ a_mean - scale * PIVOT
+        head = fit_similarity(self.canonical[rigid] - PIVOT, q[rigid])
+        rot, scale = head.rotation, head.scale
+        shift = head.target_mean - scale * rot @ head.source_mean - scale * PIVOT
         out = np.zeros(MOTION_LAYOUT.dim)
-        out[_ROT] = matrix_to_euler(rot)
+        out[_ROT] = euler_angles(rot)
         out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
         unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
         delta = (unposed - self.canonical)[:, :2].reshape(-1)

@@ -16,7 +16,11 @@ from avatarvid.errors import InputError, NoFaceError
 from avatarvid.perception.face_detection import find_face_boxes
 from avatarvid.perception.framing import apply_affine, crop_square, invert_affine
 from avatarvid.perception.landmark_ids import NUM_LANDMARKS
-from avatarvid.perception.mp_runtime import check_rgb, mediapipe_solutions, silenced_stderr
+from avatarvid.perception.mp_runtime import (
+    MediapipeGraph,
+    check_rgb,
+    silenced_stderr,
+)
 
 REFERENCE_MAX_FACES = 5
 # Side of the square crop around a detector box, relative to the box, and the size it is
@@ -63,7 +67,7 @@ class Face:
         return x0 <= x <= x1 and y0 <= y <= y1
 
 
-class FaceMeshTracker:
+class FaceMeshTracker(MediapipeGraph):
     """mediapipe FaceMesh (refined: 478 points with irises) returning `Face`s in pixels.
 
     static_image_mode=True detects every image from scratch (photos); False tracks across
@@ -71,28 +75,25 @@ class FaceMeshTracker:
     """
 
     def __init__(self, static_image_mode: bool = True, max_faces: int = 1) -> None:
-        solutions = mediapipe_solutions()
-        # The graph loads its models on worker threads after the constructor returns and they
-        # log as they go; a blank frame waits for them (process() ends with wait_until_idle).
-        with silenced_stderr():
-            self._mesh = solutions.face_mesh.FaceMesh(
+        super().__init__(
+            lambda solutions: solutions.face_mesh.FaceMesh(
                 static_image_mode=static_image_mode,
                 max_num_faces=max_faces,
                 refine_landmarks=True,
                 min_detection_confidence=0.5,
                 min_tracking_confidence=0.5,
             )
-            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        )
         self._warm = False
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in `rgb` (HxWx3 uint8), largest bbox first."""
         rgb = check_rgb(rgb)
         if self._warm:
-            result = self._mesh.process(rgb)
+            result = self._graph.process(rgb)
         else:
             with silenced_stderr():  # the first face runs the landmark models, which log
-                result = self._mesh.process(rgb)
+                result = self._graph.process(rgb)
             self._warm = bool(result.multi_face_landmarks)
         height, width = rgb.shape[:2]
         scale = np.array([width, height, width], dtype=np.float32)
@@ -103,15 +104,6 @@ class FaceMeshTracker:
             for found in result.multi_face_landmarks or []
         ]
         return sorted(faces, key=lambda face: face.area, reverse=True)
-
-    def close(self) -> None:
-        self._mesh.close()
-
-    def __enter__(self) -> FaceMeshTracker:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def find_faces(rgb: np.ndarray, max_faces: int = REFERENCE_MAX_FACES) -> list[Face]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any, Self
 
 import numpy as np
 
@@ -45,3 +46,26 @@ def check_rgb(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 uint8 RGB image, got {rgb.dtype} {rgb.shape}")
     return np.ascontiguousarray(rgb)
+
+
+class MediapipeGraph:
+    """One `solutions` graph, built quietly and run once on a blank frame; a context manager.
+
+    The graph loads its models on worker threads after the constructor returns and they log
+    as they go; the blank frame waits for them (process() ends with wait_until_idle).
+    """
+
+    def __init__(self, build: Callable[[ModuleType], Any]) -> None:
+        solutions = mediapipe_solutions()
+        with silenced_stderr():
+            self._graph = build(solutions)
+            self._graph.process(np.zeros((64, 64, 3), np.uint8))
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

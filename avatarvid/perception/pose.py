@@ -9,7 +9,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avatarvid.perception.mp_runtime import check_rgb, mediapipe_solutions, silenced_stderr
+from avatarvid.perception.mp_runtime import (
+    MediapipeGraph,
+    check_rgb,
+    mediapipe_solutions,
+    silenced_stderr,
+)
 
 NUM_POSE = 33
 NOSE = 0
@@ -47,25 +52,24 @@ def _shrink(rgb: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-class PoseTracker:
+class PoseTracker(MediapipeGraph):
     """mediapipe Pose. static_image_mode=False tracks through consecutive video frames."""
 
     def __init__(self, static_image_mode: bool = True, model_complexity: int = 1) -> None:
-        solutions = mediapipe_solutions()
-        with silenced_stderr():
-            self._pose = solutions.pose.Pose(
+        super().__init__(
+            lambda solutions: solutions.pose.Pose(
                 static_image_mode=static_image_mode,
                 model_complexity=model_complexity,
                 min_detection_confidence=0.5,
                 min_tracking_confidence=0.5,
             )
-            self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        )
 
     def detect(self, rgb: np.ndarray) -> np.ndarray | None:
         """(33, 3) pose of the most prominent person in `rgb`, or None."""
         small, scale = _shrink(check_rgb(rgb))
         with silenced_stderr():
-            result = self._pose.process(small)
+            result = self._graph.process(small)
         if result.pose_landmarks is None:
             return None
         h, w = small.shape[:2]
@@ -75,15 +79,6 @@ class PoseTracker:
         )
         found[:, :2] /= scale
         return found
-
-    def close(self) -> None:
-        self._pose.close()
-
-    def __enter__(self) -> PoseTracker:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def segment_person(rgb: np.ndarray) -> np.ndarray:

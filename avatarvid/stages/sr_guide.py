@@ -12,8 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from avatarvid.evaluate.identity import similarity_transform
+from avatarvid.geometry import fit_similarity
 from avatarvid.perception.face_mesh import FaceMeshTracker, detect_reference_face
+from avatarvid.perception.framing import apply_affine
 from avatarvid.perception.landmark_ids import NUM_MESH
 from avatarvid.warp.face import FaceWarper
 
@@ -41,16 +42,12 @@ class ReferenceGuide:
 
     def _place(self, target: np.ndarray, shape: tuple[int, int]) -> FaceWarper:
         src = self.reference_landmarks
-        affine = similarity_transform(src[:NUM_MESH, :2], target[:NUM_MESH, :2])
+        affine = fit_similarity(src[:NUM_MESH, :2], target[:NUM_MESH, :2]).matrix()
         h, w = shape
         placed = cv2.warpAffine(
             self.reference, affine, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
         )
-        scale = float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
-        landmarks = src.copy()
-        landmarks[:, :2] = src[:, :2] @ affine[:, :2].T + affine[:, 2]
-        landmarks[:, 2] *= scale
-        return FaceWarper(placed, landmarks)
+        return FaceWarper(placed, apply_affine(src, affine))
 
     @staticmethod
     def _mask(target: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

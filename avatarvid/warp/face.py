@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from avatarvid.geometry import Similarity, fit_similarity
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.warp.eyes import EyelidRig
 from avatarvid.warp.mouth import MouthPainter
@@ -37,24 +38,9 @@ _BORDER_STEPS = 8
 _MIN_SPACING = 2.0  # px; closer extra points are dropped
 
 
-@dataclass(frozen=True)
-class HeadMotion:
-    """Rigid head motion with uniform scale, in 3D so that a turned head moves its outline
-    (near the pivot depth) less than its face (in front of it)."""
-
-    scale: float
-    rotation: np.ndarray  # (3, 3)
-    source_mean: np.ndarray  # (3,)
-    target_mean: np.ndarray  # (3,)
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """(K, 3) -> (K, 2) image positions."""
-        moved = self.scale * (points - self.source_mean) @ self.rotation.T + self.target_mean
-        return moved[:, :2]
-
-
-def fit_head_motion(source: np.ndarray, target: np.ndarray) -> HeadMotion:
-    """Least-squares (Umeyama) similarity between (K, 3) point sets.
+def fit_head_motion(source: np.ndarray, target: np.ndarray) -> Similarity:
+    """Rigid head motion with uniform scale between (K, 3) point sets, in 3D so that a turned
+    head moves its outline (near the pivot depth) less than its face (in front of it).
 
     A target without usable depth (e.g. all zeros) borrows the source's: the fit then only
     sees in-plane motion instead of inventing a rotation that flattens the face.
@@ -62,14 +48,7 @@ def fit_head_motion(source: np.ndarray, target: np.ndarray) -> HeadMotion:
     target = target.copy()
     if np.ptp(target[:, 2]) < 0.1 * np.ptp(source[:, 2]):
         target[:, 2] = source[:, 2]
-    ms, mt = source.mean(axis=0), target.mean(axis=0)
-    a, b = source - ms, target - mt
-    u, sv, vt = np.linalg.svd(b.T @ a)
-    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ fix @ vt
-    var = np.sum(a**2)
-    scale = float(np.sum(sv * np.diag(fix)) / var) if var > 1e-12 else 1.0
-    return HeadMotion(scale, rotation, ms, mt)
+    return fit_similarity(source, target)
 
 
 @dataclass(frozen=True)
@@ -201,8 +180,9 @@ class FaceWarper:
         mesh = self._lids.adjust(target[:, :2])
         rigid = list(ids.RIGID)
         head = fit_head_motion(self.reference[rigid], target[rigid])
-        residual = mesh - head.apply(self.reference)
-        pts = ex.points[:, :2] + ex.rigid[:, None] * (head.apply(ex.points) - ex.points[:, :2])
+        residual = mesh - head.apply(self.reference)[:, :2]
+        moved = head.apply(ex.points)[:, :2]
+        pts = ex.points[:, :2] + ex.rigid[:, None] * (moved - ex.points[:, :2])
         pts += ex.local[:, None] * residual[ex.anchor]
         fixed = ex.rigid == 0
         pts[~fixed] = _clip(pts[~fixed], self.shape)
