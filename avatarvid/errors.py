@@ -15,3 +15,7 @@ class NoFaceError(InputError):
 
 class CheckpointError(AvatarvidError):
     """A model checkpoint is missing or does not match the code."""
+
+
+class Cancelled(AvatarvidError):
+    """The caller asked a render to stop (a set `cancel` event); no output was left behind."""
