@@ -112,10 +112,11 @@ def animate(
     config = load_settings(
         AnimateConfig, preset, {**settings, "device": device}, preset_keys=ANIMATE_PRESET_KEYS
     )
-    return run_animate(
+    result, _ = run_animate(
         image, drive, output, config, audio=audio, motion_out=motion_out, progress=progress,
         cancel=cancel,
     )  # fmt: skip
+    return result
 
 
 def run_animate(
@@ -128,15 +129,15 @@ def run_animate(
     motion_out: PathLike | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
-) -> RenderResult:
-    """animate with validated settings."""
+) -> tuple[RenderResult, str]:
+    """animate with validated settings; also says which mode ran (body or face)."""
     from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
     request = AnimateRequest(
         Path(image), Path(drive), Path(output), config, _path(audio), _path(motion_out)
     )
     r = render_animate(request, progress=progress or no_progress, cancel=cancel)
-    return RenderResult(r.output, r.num_frames, r.fps, r.num_frames / r.fps, r.timings)
+    return RenderResult(r.output, r.num_frames, r.fps, r.num_frames / r.fps, r.timings), r.mode
 
 
 def upscale(

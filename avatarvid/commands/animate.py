@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bar = ProgressBar(args.quiet)
     try:
-        result = run_animate(
+        result, mode = run_animate(
             args.image,
             args.drive,
             args.output,
@@ -96,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if not args.quiet:
-        print(f"wrote {result.path} ({result.frames} frames, {result.fps:g} fps)")
+        print(f"wrote {result.path} ({mode} mode, {result.frames} frames, {result.fps:g} fps)")
     return 0
