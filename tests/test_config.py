@@ -92,3 +92,25 @@ def test_upscale_settings_and_scale_message():
     }
     with pytest.raises(InputError, match=r"--scale: scale 3 is not supported; use 2 or 4"):
         load_settings(UpscaleConfig, None, {"scale": 3}, flags={"scale": "--scale"})
+
+
+def test_batch_jobs_use_the_same_settings_and_deep_merge(tmp_path, capsys):
+    from avatarvid.pipelines.batch.schema import load_jobs
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "defaults: {preset: quality, seed: 4}\n"
+        "jobs:\n"
+        "  - {image: a.png, audio: a.wav, output: a.mp4, motion: {head: 1.5, head_motion: 0.5},"
+        " refiner: {steps: 3}}\n"
+        "  - {kind: animate, image: a.png, drive: d.mp4, output: b.mp4, sr: {mode: bicubic}}\n"
+    )
+    vlog, animate = load_jobs(jobs, device="cpu")
+    cfg = vlog.spec["config"]
+    assert (cfg["size"], cfg["device"], cfg["encoder_threads"], cfg["seed"]) == (512, "cpu", 2, 4)
+    assert (cfg["motion"]["head"], cfg["motion"]["head_motion"]) == (1.5, 0.5)
+    assert (cfg["motion"]["brows"], cfg["diffusion"]["steps"]) == (1.2, 3)  # preset kept
+    cfg = animate.spec["config"]
+    assert (cfg["size"], cfg["sr"]["mode"], cfg["device"]) == (512, "bicubic", "cpu")
+    assert main(["batch", str(jobs), "--check", "--device", "gpu"]) == 2
+    assert "--device 'gpu' is not one of auto, cpu, cuda, mps" in capsys.readouterr().err

@@ -225,7 +225,6 @@ def _settings(
             model,
             preset,
             deep_merge(job.model_extra or {}, {"device": device}),
-            flags={"device": "--device"} if device is not None else None,
             base={"encoder_threads": BATCH_ENCODER_THREADS},
             preset_keys=preset_keys,
         )
