@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,40 @@ def test_upscale_api(tmp_path):
     assert calls[-1] == ("upscale", 6, 6)
     with pytest.raises(avatarvid.InputError, match="scale 3 is not supported"):
         avatarvid.upscale(video, tmp_path / "x.mp4", 3)
+
+
+def test_animate_api_result_progress_and_cancel(tmp_path, astronaut_path):
+    """Face mode (astronaut driven by a 12-frame Grace Hopper clip), then the same cancelled."""
+    import cv2
+    from matplotlib import get_data_path
+
+    from avatarvid.media.image import load_image
+
+    face = load_image(Path(get_data_path()) / "sample_data/grace_hopper.jpg")[:512, :512]
+    face = cv2.resize(face, (256, 256))
+    drive = tmp_path / "head.mp4"
+    with VideoWriter(drive, 25, 256, 256) as w:
+        for k in range(12):
+            m = cv2.getRotationMatrix2D((128, 110), 4 * np.sin(k / 3), 1.0)
+            w.write(cv2.warpAffine(face, m, (256, 256), borderMode=cv2.BORDER_REFLECT))
+    calls: list[tuple[str, int, int | None]] = []
+    r = avatarvid.animate(
+        astronaut_path, drive, tmp_path / "a.mp4", size=128, progress=lambda *c: calls.append(c)
+    )
+    assert (r.frames, r.fps, r.seconds) == (12, 25.0, pytest.approx(12 / 25))
+    assert probe(r.path).num_frames == 12 and probe(r.path).width == 128
+    assert [d for s, d, _ in calls if s == "render"] == list(range(1, 13))
+    assert [d for s, d, _ in calls if s == "driver"] == list(range(1, 13))
+    cancel = threading.Event()
+    out = tmp_path / "out" / "c.mp4"
+    out.parent.mkdir()
+    with pytest.raises(avatarvid.Cancelled):
+        avatarvid.animate(
+            astronaut_path,
+            drive,
+            out,
+            size=128,
+            cancel=cancel,
+            progress=lambda s, d, t: cancel.set() if (s, d) == ("render", 4) else None,
+        )
+    assert list(out.parent.iterdir()) == []
