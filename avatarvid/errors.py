@@ -27,3 +27,7 @@ def existing_file(path: str | Path, kind: str) -> Path:
     if not path.is_file():
         raise InputError(f"{kind} {path} not found; check the path")
     return path
+
+
+class Cancelled(AvatarvidError):
+    """The caller asked a render to stop (a set `cancel` event); no output was left behind."""

@@ -348,5 +348,5 @@ def test_animate_jobs_run_next_to_vlog_jobs(inputs, tmp_path):
     with pytest.raises(InputError, match=r"jobs\[0\]\.audio_file: Extra inputs"):
         load_jobs(bad)
     bad.write_text("[{kind: animate, image: a.png, drive: d.mp4, output: x.mp4, mode: dance}]")
-    with pytest.raises(InputError, match=r"jobs\[0\]\.options: --mode 'dance' is not one of"):
+    with pytest.raises(InputError, match=r"jobs\[0\]\.mode: Input should be 'auto', 'body' or"):
         load_jobs(bad)

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from avatarvid.commands.options import ProgressBar, add_device, overrides
+
+# argparse dest -> the settings field it overrides (config/settings.py: AnimateConfig)
+FLAGS = {
+    "device": "device",
+    "mode": "mode",
+    "retarget": "retarget",
+    "renderer": "renderer",
+    "sr": "sr.mode",
+    "size": "size",
+    "fps": "fps",
+    "seed": "seed",
+}
 
 
 def register(sub) -> None:
@@ -22,21 +35,18 @@ def register(sub) -> None:
     p.add_argument(
         "--mode",
         choices=["auto", "body", "face"],
-        default="auto",
         help="body: full pose; face: face reenactment of a portrait; auto (default): face "
         "when the photo shows only head and shoulders",
     )
     p.add_argument(
         "--retarget",
         choices=["relative", "absolute"],
-        default="relative",
         help="relative (default): the driver's motion since its first frame added to the "
         "photo's pose; absolute: the driver's pose itself, at the photo's bone lengths",
     )
     p.add_argument(
         "--renderer",
         choices=["warp", "diffusion"],
-        default="warp",
         help="warp (default); diffusion: the warp with its face box refined by the temporal "
         "diffusion renderer (checkpoints/renderer, settings from --preset; the body stays the "
         "warp's)",
@@ -44,47 +54,47 @@ def register(sub) -> None:
     p.add_argument(
         "--sr",
         choices=["none", "bicubic", "fast", "diffusion"],
-        default="none",
         help="super-resolution: render at --size / sr.scale (from --preset) and upscale; none "
         "(default) renders at --size directly",
     )
     p.add_argument(
         "--preset",
         default="default",
-        help="settings preset for the diffusion renderer and SR (configs/*.yaml or a YAML path)",
+        help="settings preset for the diffusion renderer and SR (its diffusion: and sr: "
+        "sections; a shipped name or a YAML path)",
     )
-    p.add_argument("--size", type=int, default=512, help="long side of the output (default 512)")
+    p.add_argument("--size", type=int, help="long side of the output (default 512)")
     p.add_argument("--fps", type=float, help="output frame rate (default: the driver's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (diffusion renderer)")
+    p.add_argument("--seed", type=int, help="random seed (diffusion renderer; default 0)")
     p.add_argument("--audio", type=Path, help="audio to mux instead of the driver's own")
     p.add_argument("--motion-out", type=Path, help="also save the face motion as .npz")
+    add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.pipelines.animate import AnimateRequest, check_request, render_animate
+    from avatarvid.api import run_animate
+    from avatarvid.config.load import load_settings
+    from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig
 
-    request = AnimateRequest(
-        image=args.image,
-        drive=args.drive,
-        output=args.output,
-        mode=args.mode,
-        retarget=args.retarget,
-        renderer=args.renderer,
-        sr=args.sr,
-        preset=args.preset,
-        size=args.size,
-        fps=args.fps,
-        seed=args.seed,
-        audio=args.audio,
-        motion_out=args.motion_out,
+    values, flags = overrides(args, FLAGS)
+    config = load_settings(
+        AnimateConfig, args.preset, values, flags=flags, preset_keys=ANIMATE_PRESET_KEYS
     )
-    check_request(request)
-    result = render_animate(request, progress=not args.quiet and sys.stderr.isatty())
-    if not args.quiet:
-        print(
-            f"wrote {result.output} ({result.mode} mode, {result.num_frames} frames, "
-            f"{result.fps:g} fps)"
+    bar = ProgressBar(args.quiet)
+    try:
+        result, mode = run_animate(
+            args.image,
+            args.drive,
+            args.output,
+            config,
+            audio=args.audio,
+            motion_out=args.motion_out,
+            progress=bar,
         )
+    finally:
+        bar.close()
+    if not args.quiet:
+        print(f"wrote {result.path} ({mode} mode, {result.frames} frames, {result.fps:g} fps)")
     return 0

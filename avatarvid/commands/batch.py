@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from avatarvid.commands.options import add_device
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -38,6 +40,7 @@ def register(sub) -> None:
         help="relative outputs go here (and may not leave it); the manifest too",
     )
     p.add_argument("--check", action="store_true", help="validate and list the jobs only")
+    add_device(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     mode.add_argument("--json-log", action="store_true", help="JSON lines on stdout")
@@ -58,7 +61,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--retries must be 0 or more")
     if args.output_root is not None and not args.output_root.is_dir():
         raise InputError(f"output root {args.output_root} does not exist; create it first")
-    jobs = load_jobs(args.jobs, args.output_root)
+    if args.device is not None:  # before any job runs; under Ray the nodes have the devices
+        from avatarvid.config.settings import DEVICES
+        from avatarvid.pipelines.control import model_device
+
+        if args.device not in DEVICES:
+            raise InputError(f"--device {args.device!r} is not one of {', '.join(DEVICES)}")
+        if not args.ray:
+            model_device(args.device, needs_model=False)
+    jobs = load_jobs(args.jobs, args.output_root, args.device)
     if args.check:
         for i, job in enumerate(jobs):
             print(f"{i}  {job.kind}  {job.key}" + (f"  ({job.problem})" if job.problem else ""))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from avatarvid.assets import examples_dir
+from avatarvid.commands.options import add_device
 
 
 def register(sub) -> None:
@@ -28,11 +29,20 @@ def register(sub) -> None:
         help="speech to loop/cut to each length",
     )
     p.add_argument("--json", type=Path, default=Path("bench.json"), help="where to write JSON")
+    add_device(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from avatarvid.evaluate.bench import run_benchmark
 
-    run_benchmark(args.image, args.audio, args.seconds, args.sizes, args.preset, args.json)
+    run_benchmark(
+        args.image,
+        args.audio,
+        args.seconds,
+        args.sizes,
+        args.preset,
+        args.json,
+        args.device or "auto",
+    )
     return 0

@@ -29,9 +29,11 @@ def run(_: argparse.Namespace) -> int:
         except md.PackageNotFoundError:
             version = "NOT INSTALLED"
         print(f"{pkg:24s} {version}")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    from avatarvid.device import resolve_device
+
+    device = resolve_device("auto")
     print(
-        f"{'device':24s} {device} ({os.cpu_count()} CPU cores, "
+        f"{'device':24s} {device} (what --device auto picks; {os.cpu_count()} CPU cores, "
         f"{torch.get_num_threads()} torch threads)"
     )
     print(f"{'presets':24s} {', '.join(preset_names())}")

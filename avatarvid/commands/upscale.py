@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from avatarvid.commands.options import ProgressBar, add_device, overrides
+
+# argparse dest -> the settings field it overrides (config/settings.py: UpscaleConfig)
+FLAGS = {"device": "device", "scale": "scale", "sr": "sr", "steps": "steps"}
 
 
 def register(sub) -> None:
@@ -18,28 +22,29 @@ def register(sub) -> None:
     )
     p.add_argument("--video", required=True, type=Path, help="input video (any format)")
     p.add_argument("-o", "--output", required=True, type=Path, help="output .mp4 path")
-    p.add_argument("--scale", type=int, default=2, help="2 or 4 (4 = two x2 stages)")
+    p.add_argument("--scale", type=int, help="2 (default) or 4 (two x2 stages)")
     p.add_argument("--reference", type=Path, help="full-resolution photo of the face in it")
     p.add_argument(
-        "--sr", default="fast", choices=["fast", "diffusion"], help="one-pass or few-step model"
+        "--sr", choices=["fast", "diffusion"], help="one-pass (fast, default) or few-step model"
     )
-    p.add_argument("--steps", type=int, default=4, help="diffusion steps (--sr diffusion)")
+    p.add_argument("--steps", type=int, help="diffusion steps (--sr diffusion; default 4)")
+    add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.errors import InputError
-    from avatarvid.pipelines.upscale import UpscaleRequest, upscale_video
+    from avatarvid.api import run_upscale
+    from avatarvid.config.load import load_settings
+    from avatarvid.config.settings import UpscaleConfig
 
-    if args.reference is not None and not args.reference.is_file():
-        raise InputError(f"reference image {args.reference} does not exist")
-    if not 1 <= args.steps <= 50:
-        raise InputError(f"--steps must be in 1..50, got {args.steps}")
-    request = UpscaleRequest(
-        args.video, args.output, args.scale, args.reference, args.sr, args.steps
-    )
-    frames = upscale_video(request, progress=not args.quiet and sys.stderr.isatty())
+    values, flags = overrides(args, FLAGS)
+    config = load_settings(UpscaleConfig, None, values, flags=flags)
+    bar = ProgressBar(args.quiet)
+    try:
+        result = run_upscale(args.video, args.output, config, args.reference, progress=bar)
+    finally:
+        bar.close()
     if not args.quiet:
-        print(f"wrote {args.output} ({frames} frames, x{args.scale})")
+        print(f"wrote {result.path} ({result.frames} frames, x{config.scale})")
     return 0

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from avatarvid.commands.options import ProgressBar, add_device, overrides
+
+DIFFUSION_FLAGS = (
+    "steps", "strength", "guidance", "samples", "window", "overlap", "known", "chunk",
+)  # fmt: skip
 
 
 def register(sub) -> None:
@@ -93,60 +98,53 @@ def register(sub) -> None:
         "--known", type=int, help="frames carried into the next chunk as known (preset: 2)"
     )
     d.add_argument("--chunk", type=int, help="frames denoised together (preset: 14)")
+    add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from avatarvid.config.settings import load_config
-    from avatarvid.pipelines.vlog import VlogRequest, check_paths, render_vlog
+# argparse dest -> the settings field it overrides (config/settings.py: VlogConfig)
+FLAGS = {
+    "device": "device",
+    "fps": "fps",
+    "size": "size",
+    "crop": "crop",
+    "seed": "seed",
+    "renderer": "renderer",
+    "sr": "sr.mode",
+    "motion": "motion.generator",
+    "audio_guidance": "motion.audio_guidance",
+    "motion_steps": "motion.steps",
+    "expressiveness": "motion.expressiveness",
+    "head_motion": "motion.head_motion",
+    **{k: f"diffusion.{k}" for k in DIFFUSION_FLAGS},
+}
 
-    config = load_config(args.preset, fps=args.fps, size=args.size, crop=args.crop, seed=args.seed)
-    diffusion = {
-        k: getattr(args, k)
-        for k in ("steps", "strength", "guidance", "samples", "window", "overlap", "known", "chunk")
-        if getattr(args, k) is not None
-    }
-    if args.renderer is not None or diffusion:
-        config = load_config(
-            args.preset,
-            **config.model_dump(exclude={"renderer", "diffusion"}),
-            renderer=args.renderer or config.renderer,
-            diffusion={**config.diffusion.model_dump(), **diffusion},
+
+def run(args: argparse.Namespace) -> int:
+    from avatarvid.api import run_vlog
+    from avatarvid.config.load import load_settings
+    from avatarvid.config.settings import VlogConfig
+
+    values, flags = overrides(args, FLAGS)
+    config = load_settings(VlogConfig, args.preset, values, flags=flags)
+    bar = ProgressBar(args.quiet)
+    try:
+        result = run_vlog(
+            args.image,
+            args.audio,
+            args.output,
+            config,
+            face_index=args.face_index,
+            motion_in=args.motion_in,
+            motion_out=args.motion_out,
+            progress=bar,
         )
-    if args.sr is not None:
-        config = config.model_copy(update={"sr": config.sr.model_copy(update={"mode": args.sr})})
-    motion = {
-        k: v
-        for k, v in (
-            ("generator", args.motion),
-            ("audio_guidance", args.audio_guidance),
-            ("steps", args.motion_steps),
-            ("expressiveness", args.expressiveness),
-            ("head_motion", args.head_motion),
-        )
-        if v is not None
-    }
-    if motion:
-        config = load_config(
-            args.preset,
-            **config.model_dump(exclude={"motion"}),
-            motion={**config.motion.model_dump(), **motion},
-        )
-    request = VlogRequest(
-        args.image,
-        args.audio,
-        args.output,
-        config,
-        args.face_index,
-        args.motion_in,
-        args.motion_out,
-    )
-    check_paths(request)
-    result = render_vlog(request, progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        bar.close()
     if not args.quiet:
         print(
-            f"wrote {result.output} ({result.num_frames} frames, {result.fps:g} fps, "
-            f"{result.audio_seconds:.2f} s)"
+            f"wrote {result.path} ({result.frames} frames, {result.fps:g} fps, "
+            f"{result.seconds:.2f} s)"
         )
     return 0

@@ -1,23 +1,27 @@
-"""Typed settings for the jobs; YAML presets (config/presets/) with CLI flags on top."""
+"""Typed settings of every command, declared once: the presets (config/presets/*.yaml), the CLI
+flags, the Python API's keyword arguments and the batch job files are all validated by these
+models (config/load.py merges and validates them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from avatarvid.assets import preset_names, presets_dir
-from avatarvid.errors import InputError
+DEVICES = ("auto", "cpu", "cuda", "mps")
+Device = Literal["auto", "cpu", "cuda", "mps"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
-class MotionSettings(BaseModel):
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MotionSettings(_Settings):
     """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
     designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
     scale either generator's head and facial-expression amplitudes."""
 
-    model_config = ConfigDict(extra="forbid")
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
     steps: int = Field(10, ge=1, le=100)  # diffusion: DPM-Solver++ steps
@@ -31,22 +35,21 @@ class MotionSettings(BaseModel):
     gaze: float = Field(1.0, ge=0.0, le=2.0)
 
 
-class SRSettings(BaseModel):
-    """Super-resolution: render at size / scale, then upscale (render/sr). "none" renders at
+class SRSettings(_Settings):
+    """Super-resolution: render at size / scale, then upscale (stages/sr.py). "none" renders at
     the output size: for the warp renderer that is sharper, closer to the photo and faster than
     warp at half size + SR (checkpoints/README.md, "sr"); SR is for low-resolution renderers."""
 
-    model_config = ConfigDict(extra="forbid")
     mode: Literal["none", "bicubic", "fast", "diffusion"] = "none"
     scale: Literal[2, 4] = 2  # 4 = the 128 -> 256 -> 512 cascade of two x2 stages
     steps: int = Field(4, ge=1, le=50)  # diffusion steps
 
 
-class DiffusionSettings(BaseModel):
-    """The diffusion renderer (render/diffusion.py): refines the warp in a face box. Defaults are
-    the sampler settings chosen for the shipped checkpoint (checkpoints/README.md)."""
+class RefinerSettings(_Settings):
+    """The diffusion refiner (stages/refiner.py): refines the warp in a face box. Defaults are
+    the sampler settings chosen for the shipped checkpoint (checkpoints/README.md). Its YAML key
+    is `diffusion:` (the presets' and job files' name) or `refiner:`."""
 
-    model_config = ConfigDict(extra="forbid")
     checkpoint: str = "renderer"  # a shipped checkpoint's name or a directory
     steps: int = Field(2, ge=1, le=100)
     strength: float = Field(1.0, ge=0.0, le=1.0)  # 0 = the warp exactly, 1 = from noise
@@ -59,49 +62,59 @@ class DiffusionSettings(BaseModel):
     chunk: int = Field(14, ge=1, le=256)
 
 
-class VlogConfig(BaseModel):
-    """Everything that decides what `avatarvid vlog` renders and how fast."""
+class EncodeSettings(_Settings):
+    """The H.264 encoder. Flat keys (crf, x264_preset, encoder_threads), as in the presets."""
 
-    model_config = ConfigDict(extra="forbid")
-    fps: float = Field(25.0, gt=0.0, le=60.0)
-    size: int = Field(256, ge=64, le=2048)
-    crop: Literal["face", "full"] = "face"
-    seed: int = 0
     crf: int = Field(20, ge=0, le=51)
-    x264_preset: Literal[
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
-    ] = "veryfast"
+    x264_preset: X264Preset = "veryfast"
     # 0 = one per core; fixed (e.g. 2), the mp4 is byte-identical on any machine.
     encoder_threads: int = Field(0, ge=0, le=16)
+
+
+class RenderSettings(EncodeSettings):
+    """What vlog and animate share: the device, the seed, the renderer and SR after the warp."""
+
+    device: Device = "auto"  # where the networks run; "auto" = CUDA, else MPS, else CPU
+    seed: int = 0
     renderer: Literal["warp", "diffusion"] = "warp"
-    diffusion: DiffusionSettings = DiffusionSettings()
-    motion: MotionSettings = MotionSettings()
+    diffusion: RefinerSettings = RefinerSettings()
     sr: SRSettings = SRSettings()
 
 
-def preset_path(name: str) -> Path:
-    """A preset is the name of a shipped one (avatarvid/config/presets/) or a YAML file's path."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else presets_dir() / f"{name}.yaml"
-    if path.is_file():
-        return path
-    known = ", ".join(preset_names())
-    raise InputError(f"unknown preset {name!r}; choose one of {known} or a .yaml path")
+class VlogConfig(RenderSettings):
+    """Everything that decides what `avatarvid vlog` renders and how fast."""
+
+    fps: float = Field(25.0, gt=0.0, le=60.0)
+    size: int = Field(256, ge=64, le=2048, multiple_of=2)  # H.264 (yuv420p) needs even sides
+    crop: Literal["face", "full"] = "face"
+    motion: MotionSettings = MotionSettings()
 
 
-def load_config(preset: str = "default", **overrides) -> VlogConfig:
-    """The preset's settings with `overrides` (None values ignored) applied on top."""
-    path = preset_path(preset)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"preset {path} is not valid YAML: {e}".splitlines()[0]) from None
-    if not isinstance(data, dict):
-        raise InputError(f"preset {path} must be a mapping of settings")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return VlogConfig.model_validate(data)
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        raise InputError(f"invalid settings in {path.name}: {problems}") from None
+class AnimateConfig(RenderSettings):
+    """`avatarvid animate`. From a preset it takes only the parts it shares with vlog
+    (ANIMATE_PRESET_KEYS): a vlog preset's size and encoder are tuned for talking heads."""
+
+    mode: Literal["auto", "body", "face"] = "auto"
+    retarget: Literal["relative", "absolute"] = "relative"
+    size: int = Field(512, ge=64, le=2048, multiple_of=2)  # long side of the output
+    fps: float | None = Field(None, gt=0.0, le=60.0)  # None = the driver's
+
+
+ANIMATE_PRESET_KEYS = ("diffusion", "sr")
+
+
+class UpscaleConfig(EncodeSettings):
+    """`avatarvid upscale`: the SR cascade over any video (no preset)."""
+
+    device: Device = "auto"
+    scale: int = 2  # 2 or 4 (two x2 stages)
+    sr: Literal["fast", "diffusion"] = "fast"  # one-pass or few-step model
+    steps: int = Field(4, ge=1, le=50)  # diffusion steps
+    crf: int = Field(18, ge=0, le=51)
+
+    @field_validator("scale")
+    @classmethod
+    def _cascade_scale(cls, scale: int) -> int:
+        if scale not in (2, 4):
+            raise ValueError(f"scale {scale} is not supported; use 2 or 4")
+        return scale

@@ -35,17 +35,19 @@ def write_looped_speech(source: Path, seconds: float, out: Path, rate: int = 480
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def bench_once(image: Path, audio: Path, seconds: float, size: int, preset: str) -> dict:
+def bench_once(
+    image: Path, audio: Path, seconds: float, size: int, preset: str, device: str = "auto"
+) -> dict:
     """One render in this process; returns its timings and this process's peak RSS."""
-    from avatarvid.config.settings import load_config
+    from avatarvid.config.load import load_config
     from avatarvid.pipelines.vlog import VlogRequest, render_vlog
 
-    config = load_config(preset, size=size)
+    config = load_config(preset, size=size, device=device)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         write_looped_speech(audio, seconds, wav)
         start = time.perf_counter()
-        result = render_vlog(VlogRequest(image, wav, Path(tmp) / "out.mp4", config), progress=False)
+        result = render_vlog(VlogRequest(image, wav, Path(tmp) / "out.mp4", config))
         wall = time.perf_counter() - start
     return {
         "seconds": seconds,
@@ -60,11 +62,21 @@ def bench_once(image: Path, audio: Path, seconds: float, size: int, preset: str)
 
 
 def run_benchmark(
-    image: Path, audio: Path, lengths: list[float], sizes: list[int], preset: str, json_path: Path
+    image: Path,
+    audio: Path,
+    lengths: list[float],
+    sizes: list[int],
+    preset: str,
+    json_path: Path,
+    device: str = "auto",
 ) -> dict:
     for label, path in (("image", image), ("audio", audio)):
         if not Path(path).is_file():
             raise InputError(f"bench {label} {path} does not exist; pass --{label}")
+    from avatarvid.config.load import load_config
+    from avatarvid.pipelines.control import model_device
+
+    model_device(load_config(preset, device=device).device, needs_model=True)  # fail early
     if not Path(json_path).resolve().parent.is_dir():
         raise InputError(f"output directory {Path(json_path).resolve().parent} does not exist")
     runs = []
@@ -74,7 +86,7 @@ def run_benchmark(
     )
     for size in sizes:
         for seconds in lengths:
-            args = json.dumps([str(image), str(audio), seconds, size, preset])
+            args = json.dumps([str(image), str(audio), seconds, size, preset, device])
             proc = subprocess.run(
                 [sys.executable, "-m", "avatarvid.evaluate.bench", args],
                 capture_output=True,
@@ -104,6 +116,7 @@ def run_benchmark(
             }
     report = {
         "preset": preset,
+        "device": device,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -119,5 +132,5 @@ def run_benchmark(
 
 
 if __name__ == "__main__":
-    img, aud, secs, px, pre = json.loads(sys.argv[1])
-    print(json.dumps(bench_once(Path(img), Path(aud), secs, px, pre)))
+    img, aud, secs, px, pre, dev = json.loads(sys.argv[1])
+    print(json.dumps(bench_once(Path(img), Path(aud), secs, px, pre, dev)))

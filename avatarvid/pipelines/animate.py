@@ -11,24 +11,24 @@ always the warp's: the diffusion renderer is trained on faces only.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from avatarvid.config.settings import VlogConfig, load_config
+from avatarvid.config.settings import AnimateConfig
 from avatarvid.errors import InputError, NoFaceError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
-from avatarvid.media.video import X264_PRESETS, VideoWriter, probe
+from avatarvid.media.video import VideoWriter, probe
 from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
-from avatarvid.motion.retarget import RETARGET_MODES, Retargeter, with_virtual_joints
+from avatarvid.motion.retarget import Retargeter, with_virtual_joints
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import HEAD_TRANSLATION, MOTION_LAYOUT, Motion
 from avatarvid.perception.face_mesh import detect_reference_face
-from avatarvid.perception.framing import check_size, frame_reference
+from avatarvid.perception.framing import frame_reference
 from avatarvid.perception.pose import (
     L_HIP,
     L_SHOULDER,
@@ -39,18 +39,17 @@ from avatarvid.perception.pose import (
     is_visible,
     segment_person,
 )
+from avatarvid.pipelines.control import Progress, check_cancel, model_device, no_progress
 from avatarvid.pipelines.output import emit
 from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.stages.refine import make_refiner
-from avatarvid.stages.sr import SR_MODES, SRStage
+from avatarvid.stages.sr import SRStage
 from avatarvid.timing import StageTimer
 from avatarvid.warp.body import BodyWarper
 from avatarvid.warp.face import FaceWarper
 
 log = logging.getLogger(__name__)
 MUX_RATE = 48000
-MODES = ("auto", "body", "face")
-RENDERERS = ("warp", "diffusion")
 TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 # In body mode the skeleton places and tilts the head; the face motion keeps the rest.
 _BODY_FACE_ZEROED = MOTION_LAYOUT.indices(HEAD_TRANSLATION + ("head_roll",))
@@ -61,18 +60,9 @@ class AnimateRequest:
     image: Path
     drive: Path
     output: Path
-    mode: str = "auto"
-    retarget: str = "relative"
-    renderer: str = "warp"
-    sr: str = "none"
-    preset: str = "default"  # diffusion-renderer and SR settings (configs/*.yaml)
-    size: int = 512
-    fps: float | None = None
-    seed: int = 0
+    config: AnimateConfig
     audio: Path | None = None
     motion_out: Path | None = None
-    crf: int = 20
-    x264_preset: str = "veryfast"
 
 
 @dataclass
@@ -85,29 +75,10 @@ class AnimateResult:
 
 
 def check_request(req: AnimateRequest) -> None:
-    """Fail on bad options, missing inputs or output folders before any slow work starts."""
-    for name, value, allowed in (
-        ("--mode", req.mode, MODES),
-        ("--retarget", req.retarget, RETARGET_MODES),
-        ("--renderer", req.renderer, RENDERERS),
-        ("--sr", req.sr, SR_MODES),
-    ):
-        if value not in allowed:
-            raise InputError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    settings(req)
-    check_size(req.size)
-    if req.fps is not None and not 0 < req.fps <= 60:
-        raise InputError(f"--fps {req.fps} must be in (0, 60]")
-    if req.x264_preset not in X264_PRESETS:
-        raise InputError(f"x264 preset {req.x264_preset!r} is not one of {', '.join(X264_PRESETS)}")
+    """Fail on missing inputs or output folders before any slow work starts (the settings
+    were validated when AnimateConfig was made)."""
     inputs = {"image": req.image, "driving video": req.drive, "audio": req.audio}
     check_job_paths(inputs, req.output, (req.motion_out,))
-
-
-def settings(req: AnimateRequest) -> VlogConfig:
-    """The preset's diffusion-renderer and SR settings, with this request's choices."""
-    cfg = load_config(req.preset, seed=req.seed, renderer=req.renderer)
-    return cfg.model_copy(update={"sr": cfg.sr.model_copy(update={"mode": req.sr})})
 
 
 @dataclass
@@ -144,20 +115,21 @@ def perceive_reference(path: Path, size: int) -> Reference:
 
 
 def choose_mode(req: AnimateRequest, ref: Reference) -> str:
+    mode = req.config.mode
     """auto: body when the reference shows the torso down to the hips, else face."""
     if ref.face is None and ref.pose is None:
         raise InputError(f"no person found in the reference image {req.image}; use a photo of one")
-    if req.mode == "body" and not ref.shows_body:
+    if mode == "body" and not ref.shows_body:
         raise InputError(
             f"the reference image {req.image} does not show the body down to the hips; use "
             "--mode face with a talking-head driving video, or a photo that shows the body"
         )
-    if req.mode == "face" and ref.face is None:
+    if mode == "face" and ref.face is None:
         raise NoFaceError(
             f"no face found in the reference image {req.image}; --mode face needs one"
         )
-    if req.mode != "auto":
-        return req.mode
+    if mode != "auto":
+        return mode
     return "body" if ref.shows_body else "face"
 
 
@@ -230,26 +202,37 @@ class _FaceRenderer:
         return self.warper.render(target), target
 
 
-def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
-    """Renders `req` to `req.output` (atomically: a partial file never takes its name)."""
+def render_animate(
+    req: AnimateRequest, progress: Progress = no_progress, cancel: threading.Event | None = None
+) -> AnimateResult:
+    """Renders `req` to `req.output` (atomically: a partial or cancelled file never takes its
+    name, and its temporary file is removed)."""
     check_request(req)
-    cfg = settings(req)
+    cfg = req.config
+    needs_model = cfg.renderer == "diffusion" or cfg.sr.mode in ("fast", "diffusion")
+    device = model_device(cfg.device, needs_model)
     timer = StageTimer()
+    progress("reference", 0, None)
     with timer.stage("reference"):
-        full = perceive_reference(req.image, req.size)
+        full = perceive_reference(req.image, cfg.size)
         mode = choose_mode(req, full)
-    if req.renderer == "diffusion" and full.face is None:
+    if cfg.renderer == "diffusion" and full.face is None:
         raise NoFaceError(
             f"no face found in the reference image {req.image}; the diffusion renderer refines "
             "the face: use --renderer warp"
         )
-    with (
-        timer.stage("driver"),
-        tqdm(desc="tracking driver", unit="frame", disable=not progress, leave=False) as bar,
-    ):
-        fitter = FaceMotionFitter(full.face, req.retarget)
-        track = track_driver(req.drive, fitter, need_pose=mode == "body", progress=bar.update)
-    fps = req.fps or (track.fps if track.fps > 0 else 25.0)
+    tracked = 0
+
+    def on_tracked(n: int) -> None:
+        nonlocal tracked
+        check_cancel(cancel)
+        tracked += n
+        progress("driver", tracked, None)
+
+    with timer.stage("driver"):
+        fitter = FaceMotionFitter(full.face, cfg.retarget)
+        track = track_driver(req.drive, fitter, need_pose=mode == "body", progress=on_tracked)
+    fps = cfg.fps or (track.fps if track.fps > 0 else 25.0)
     drv_fps = track.fps if track.fps > 0 else fps
     num_out = max(1, round(track.num_frames * fps / drv_fps))
     index = np.minimum(
@@ -260,23 +243,26 @@ def render_animate(req: AnimateRequest, progress: bool = True) -> AnimateResult:
         motion.save(req.motion_out)
     height, width = full.image.shape[:2]
     with timer.stage("setup"):
-        sr = SRStage(cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps)
+        sr = SRStage(cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps, device)
         ref = full.shrunk(sr)
-        render = _BodyRenderer(ref, track, req.retarget) if mode == "body" else _FaceRenderer(ref)
-        refiner = make_refiner(cfg, ref.image, ref.face)
+        render = _BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref)
+        refiner = make_refiner(cfg, ref.image, ref.face, device=device)
         audio = _output_audio(req, num_out / fps)
     with VideoWriter(
-        req.output, fps, width, height, audio=audio, audio_rate=MUX_RATE, crf=req.crf,
-        preset=req.x264_preset,
+        req.output, fps, width, height, audio=audio, audio_rate=MUX_RATE, crf=cfg.crf,
+        preset=cfg.x264_preset, threads=cfg.encoder_threads,
     ) as writer:  # fmt: skip
-        for k in tqdm(range(num_out), desc="rendering", unit="frame", disable=not progress):
+        for k in range(num_out):
+            check_cancel(cancel)
             with timer.stage("render"):
                 frame, target = render(int(index[k]), motion.values[k])
                 rendered = refiner.push(frame, target)
             emit(rendered, sr, writer, timer)
+            progress("render", k + 1, num_out)
         with timer.stage("render"):
             rendered = refiner.flush()
         emit(rendered, sr, writer, timer, last=True)
         with timer.stage("encode"):
             writer.close()
+    progress("encode", num_out, num_out)
     return AnimateResult(Path(req.output), mode, num_out, fps, timer.as_dict())

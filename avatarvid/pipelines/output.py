@@ -11,6 +11,14 @@ from avatarvid.stages.sr import SRStage
 from avatarvid.timing import StageTimer
 
 
+def upscaled(
+    rendered: Iterable[np.ndarray], sr: SRStage, timer: StageTimer, last: bool = False
+) -> list[np.ndarray]:
+    """The frames the refiner finished, through SR; `last` flushes the SR window."""
+    with timer.stage("sr"):
+        return [f for r in rendered for f in sr.push(r)] + (sr.flush() if last else [])
+
+
 def emit(
     rendered: Iterable[np.ndarray],
     sr: SRStage,
@@ -19,8 +27,7 @@ def emit(
     last: bool = False,
 ) -> None:
     """Upscales the frames the refiner finished and encodes them; `last` flushes the SR window."""
-    with timer.stage("sr"):
-        frames = [f for r in rendered for f in sr.push(r)] + (sr.flush() if last else [])
+    frames = upscaled(rendered, sr, timer, last)
     with timer.stage("encode"):
         for frame in frames:
             writer.write(frame)

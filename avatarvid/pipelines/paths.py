@@ -8,15 +8,17 @@ from avatarvid.errors import InputError
 
 
 def check_job_paths(
-    inputs: dict[str, Path | None], video: Path, extra_outputs: tuple[Path | None, ...] = ()
+    inputs: dict[str, Path | None],
+    video: Path | None,
+    extra_outputs: tuple[Path | None, ...] = (),
 ) -> None:
     """Inputs (label -> path, None = not given) must exist, output folders too, and the video
-    must be an .mp4."""
+    (None: frames are streamed, not written) must be an .mp4."""
     for label, path in inputs.items():
         if path is not None and not Path(path).is_file():
             raise InputError(f"{label} file {path} does not exist")
     for path in (video, *extra_outputs):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise InputError(f"output directory {Path(path).resolve().parent} does not exist")
-    if Path(video).suffix.lower() != ".mp4":
+    if video is not None and Path(video).suffix.lower() != ".mp4":
         raise InputError(f"output {video} must end in .mp4")

@@ -7,18 +7,23 @@ first frame is processed, and the mp4 is written atomically by VideoWriter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-from tqdm import tqdm
+import numpy as np
 
+from avatarvid.config.settings import UpscaleConfig
 from avatarvid.errors import InputError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
+from avatarvid.pipelines.control import Progress, check_cancel, model_device, no_progress
+from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.stages.sr_guide import ReferenceGuide
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+from avatarvid.timing import StageTimer
 
 MAX_OUTPUT_SIDE = 4096
 AUDIO_RATE = 48000
@@ -28,55 +33,76 @@ AUDIO_RATE = 48000
 class UpscaleRequest:
     video: Path
     output: Path
-    scale: int = 2
+    config: UpscaleConfig
     reference: Path | None = None
-    sr: str = "fast"
-    steps: int = 4
-    crf: int = 18
 
 
-def upscale_video(req: UpscaleRequest, progress: bool = True) -> int:
-    """Writes the upscaled video to `req.output`; returns the number of frames."""
-    stages_for(req.scale)
-    if req.sr not in ("fast", "diffusion"):
-        raise InputError(f"--sr must be fast or diffusion, got {req.sr!r}")
-    if Path(req.output).suffix.lower() != ".mp4":
-        raise InputError(f"output {req.output} must end in .mp4")
-    if not Path(req.output).resolve().parent.is_dir():
-        raise InputError(f"output directory {Path(req.output).resolve().parent} does not exist")
+@dataclass
+class UpscaleResult:
+    output: Path
+    num_frames: int
+    fps: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def upscale_video(
+    req: UpscaleRequest, progress: Progress = no_progress, cancel: threading.Event | None = None
+) -> UpscaleResult:
+    """Writes the upscaled video to `req.output` (atomically; a cancelled or failed run leaves
+    no file)."""
+    cfg, timer = req.config, StageTimer()
+    if req.reference is not None and not Path(req.reference).is_file():
+        raise InputError(f"reference image {req.reference} does not exist")
+    check_job_paths({}, req.output)
     reader = VideoReader(req.video)
-    width, height = reader.width * req.scale, reader.height * req.scale
+    width, height = reader.width * cfg.scale, reader.height * cfg.scale
     if max(width, height) > MAX_OUTPUT_SIDE:
         raise InputError(
-            f"{req.video} is {reader.width}x{reader.height}; x{req.scale} would be "
+            f"{req.video} is {reader.width}x{reader.height}; x{cfg.scale} would be "
             f"{width}x{height}, above the {MAX_OUTPUT_SIDE} px limit; use a smaller scale"
         )
     guide = None
     if req.reference is not None:
         guide = ReferenceGuide(load_image(req.reference))  # NoFaceError before any output
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
-    upscaler = VideoUpscaler(load_sr_model(req.sr), req.scale, steps=req.steps)
+    with timer.stage("setup"):
+        device = model_device(cfg.device, needs_model=True)
+        upscaler = VideoUpscaler(
+            load_sr_model(cfg.sr, device=device), cfg.scale, steps=cfg.steps, device=device
+        )
     # libx264 needs even sides; an odd input at x2 / x4 is always even.
     writer = VideoWriter(
-        req.output, reader.fps, width, height, audio=audio, audio_rate=AUDIO_RATE, crf=req.crf
-    )
+        req.output, reader.fps, width, height, audio=audio, audio_rate=AUDIO_RATE, crf=cfg.crf,
+        preset=cfg.x264_preset, threads=cfg.encoder_threads,
+    )  # fmt: skip
+    done, total = 0, reader.num_frames
     try:
         with writer:
-            bar = tqdm(
-                total=reader.num_frames, unit="frame", desc="upscaling", disable=not progress
-            )
             for frame in reader.frames():
-                g = m = None
-                if guide is not None:
-                    g, m = guide(cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC))
-                for out in upscaler.push(frame, g, m):
-                    writer.write(out)
-                    bar.update()
-            for out in upscaler.flush():
-                writer.write(out)
-                bar.update()
-            bar.close()
+                check_cancel(cancel)
+                with timer.stage("upscale"):
+                    g = m = None
+                    if guide is not None:
+                        g, m = guide(
+                            cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
+                        )
+                    out = upscaler.push(frame, g, m)
+                done += _write(out, writer, timer)
+                progress("upscale", done, total)
+            with timer.stage("upscale"):
+                out = upscaler.flush()
+            done += _write(out, writer, timer)
+            progress("upscale", done, total)
+            with timer.stage("encode"):
+                writer.close()
     finally:
         if guide is not None:
             guide.close()
-    return reader.num_frames
+    return UpscaleResult(Path(req.output), done, reader.fps, timer.as_dict())
+
+
+def _write(frames: list[np.ndarray], writer: VideoWriter, timer: StageTimer) -> int:
+    with timer.stage("encode"):
+        for frame in frames:
+            writer.write(frame)
+    return len(frames)

@@ -7,12 +7,12 @@ made, so memory stays flat however long the audio is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.config.settings import VlogConfig
@@ -26,7 +26,8 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
 from avatarvid.perception.framing import apply_affine, frame_reference
-from avatarvid.pipelines.output import emit
+from avatarvid.pipelines.control import Progress, check_cancel, model_device, no_progress
+from avatarvid.pipelines.output import upscaled
 from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.stages.refine import make_refiner
 from avatarvid.stages.sr import SRStage
@@ -41,7 +42,7 @@ MUX_RATE = 48000
 class VlogRequest:
     image: Path
     audio: Path
-    output: Path
+    output: Path | None  # None: frames only (VlogFrames), nothing is encoded
     config: VlogConfig
     face_index: int | None = None
     motion_in: Path | None = None
@@ -64,10 +65,6 @@ class Reference:
 
     framed: np.ndarray
     landmarks: np.ndarray
-
-
-# (stage, fraction done) -> None; lets a batch runner show per-job progress.
-ProgressCallback = Callable[[str, float], None]
 
 
 def check_paths(req: VlogRequest) -> None:
@@ -106,7 +103,7 @@ def perceive_reference(image_path: Path, config: VlogConfig, face_index: int | N
     return Reference(framed, landmarks)
 
 
-def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
+def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Motion:
     """Motion from a user's file (resampled to this video), the diffusion model or the
     procedural baseline."""
     cfg = req.config
@@ -124,7 +121,7 @@ def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
             expressiveness=m.expressiveness,
             head_motion=m.head_motion,
         )
-        model = load_denoiser(checkpoint_path(m.checkpoint))
+        model = load_denoiser(checkpoint_path(m.checkpoint), device=device)
         return sample_motion(model, audio, cfg.fps, seed=cfg.seed, settings=settings)
     style = ProceduralStyle(
         mouth=m.mouth,
@@ -136,43 +133,88 @@ def make_motion(req: VlogRequest, audio: np.ndarray) -> Motion:
     return procedural_motion(audio, ANALYSIS_RATE, cfg.fps, seed=cfg.seed, style=style)
 
 
-def render_vlog(
-    req: VlogRequest,
-    progress: bool = True,
-    reference: Reference | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> VlogResult:
-    """Renders `req` to `req.output` (atomically: a partial file never takes its name).
+def needs_model(req: VlogRequest) -> bool:
+    """Whether any network runs (then torch is imported and the device resolved)."""
+    cfg = req.config
+    diffusion_motion = cfg.motion.generator == "diffusion" and req.motion_in is None
+    return diffusion_motion or cfg.renderer == "diffusion" or cfg.sr.mode in ("fast", "diffusion")
+
+
+class VlogFrames:
+    """A prepared render: perception, audio and motion run on construction; `frames()` then
+    streams the final RGB frames (H, W, 3) uint8, checking `cancel` between frames.
 
     `reference` skips perception when the caller already framed this photo with these
-    settings (a batch worker's cache)."""
+    settings (a batch worker's cache, an Avatar)."""
+
+    def __init__(
+        self,
+        req: VlogRequest,
+        reference: Reference | None = None,
+        progress: Progress = no_progress,
+        cancel: threading.Event | None = None,
+    ):
+        cfg = req.config
+        self.timer, self.progress, self.cancel = StageTimer(), progress, cancel
+        self.device = model_device(cfg.device, needs_model(req))
+        progress("perception", 0, None)
+        with self.timer.stage("perception"):
+            if reference is None:
+                reference = perceive_reference(req.image, cfg, req.face_index)
+        check_cancel(cancel)
+        progress("audio", 0, None)
+        with self.timer.stage("audio"):
+            speech = load_audio(req.audio, ANALYSIS_RATE)
+        self.seconds = len(speech) / ANALYSIS_RATE
+        progress("motion", 0, None)
+        with self.timer.stage("motion"):
+            self.motion = make_motion(req, speech, self.device)
+            if req.motion_out is not None:
+                self.motion.save(req.motion_out)
+            self.rig = FaceRig(reference.landmarks)
+        check_cancel(cancel)
+        self.height, self.width = reference.framed.shape[:2]
+        with self.timer.stage("render"):
+            sr = cfg.sr
+            self.sr = SRStage(sr.mode, sr.scale, (self.height, self.width), sr.steps, self.device)
+            scaled = reference.landmarks / self.sr.scale
+            self.warper = FaceWarper(self.sr.shrink(reference.framed), scaled)
+            self.refiner = make_refiner(cfg, self.warper.image, scaled, device=self.device)
+
+    @property
+    def num_frames(self) -> int:
+        return self.motion.num_frames
+
+    def frames(self) -> Iterator[np.ndarray]:
+        timer, n = self.timer, self.num_frames
+        for i, values in enumerate(self.motion.values):
+            check_cancel(self.cancel)
+            with timer.stage("render"):
+                target = self.rig.landmarks(values) / self.sr.scale
+                rendered = self.refiner.push(self.warper.render(target), target)
+            yield from upscaled(rendered, self.sr, timer)
+            self.progress("render", i + 1, n)
+        with timer.stage("render"):
+            rendered = self.refiner.flush()
+        yield from upscaled(rendered, self.sr, timer, last=True)
+
+
+def render_vlog(
+    req: VlogRequest,
+    reference: Reference | None = None,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> VlogResult:
+    """Renders `req` to `req.output` (atomically: a partial or cancelled file never takes its
+    name, and its temporary file is removed)."""
     check_paths(req)
-    cfg = req.config
-    timer = StageTimer()
-    report = on_progress or (lambda stage, done: None)
-    report("perception", 0.0)
-    with timer.stage("perception"):
-        if reference is None:
-            reference = perceive_reference(req.image, cfg, req.face_index)
-        framed, landmarks = reference.framed, reference.landmarks
-    report("audio", 0.0)
-    with timer.stage("audio"):
-        speech = load_audio(req.audio, ANALYSIS_RATE)
-    with timer.stage("motion"):
-        motion = make_motion(req, speech)
-        if req.motion_out is not None:
-            motion.save(req.motion_out)
-        rig = FaceRig(landmarks)
-    height, width = framed.shape[:2]
-    with timer.stage("render"):
-        sr = SRStage(cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps)
-        warper = FaceWarper(sr.shrink(framed), landmarks / sr.scale)
-        refiner = make_refiner(cfg, warper.image, landmarks / sr.scale)
+    job = VlogFrames(req, reference, progress, cancel)
+    cfg, timer = req.config, job.timer
     writer = VideoWriter(
         req.output,
         cfg.fps,
-        width,
-        height,
+        job.width,
+        job.height,
         audio=iter_audio(req.audio, MUX_RATE),  # decoded as the video needs it
         audio_rate=MUX_RATE,
         crf=cfg.crf,
@@ -180,21 +222,11 @@ def render_vlog(
         threads=cfg.encoder_threads,
     )
     with writer:
-        for i, values in enumerate(
-            tqdm(motion.values, desc="rendering", unit="frame", disable=not progress, leave=False)
-        ):
-            if i % 25 == 0:
-                report("render", i / motion.num_frames)
-            with timer.stage("render"):
-                target = rig.landmarks(values) / sr.scale
-                rendered = refiner.push(warper.render(target), target)
-            emit(rendered, sr, writer, timer)
-        with timer.stage("render"):
-            rendered = refiner.flush()
-        report("encode", 1.0)
-        emit(rendered, sr, writer, timer, last=True)
+        for frame in job.frames():
+            with timer.stage("encode"):
+                writer.write(frame)
+        progress("encode", 0, None)
         with timer.stage("encode"):
             writer.close()
-    return VlogResult(
-        Path(req.output), motion.num_frames, cfg.fps, len(speech) / ANALYSIS_RATE, timer.as_dict()
-    )
+    progress("encode", job.num_frames, job.num_frames)
+    return VlogResult(Path(req.output), job.num_frames, cfg.fps, job.seconds, timer.as_dict())

@@ -60,8 +60,9 @@ def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
     return starts
 
 
-def load_denoiser(path: str | Path = "motion") -> MotionDenoiser:
-    """The shipped (or a given) checkpoint directory, checked against the motion layout."""
+def load_denoiser(path: str | Path = "motion", device: str = "cpu") -> MotionDenoiser:
+    """The shipped (or a given) checkpoint directory, checked against the motion layout, on
+    `device`."""
     path = checkpoint_path(path)
     if not (path / "config.json").is_file():
         raise CheckpointError(
@@ -73,7 +74,7 @@ def load_denoiser(path: str | Path = "motion") -> MotionDenoiser:
         MOTION_LAYOUT.version
     ):
         raise CheckpointError(f"{path} was trained for another motion layout; retrain it")
-    return model.eval()
+    return model.eval().to(device)
 
 
 def make_scheduler(model: MotionDenoiser) -> DPMSolverMultistepScheduler:

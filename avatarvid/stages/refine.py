@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatarvid.assets import checkpoint_path
-from avatarvid.config.settings import VlogConfig
+from avatarvid.config.settings import RenderSettings
 from avatarvid.errors import InputError
 
 
@@ -22,8 +22,11 @@ class PassThrough:
         return []
 
 
-def make_refiner(cfg: VlogConfig, image: np.ndarray, landmarks: np.ndarray):
-    """A PassThrough or a DiffusionRefiner for the (possibly shrunk) framed photo."""
+def make_refiner(
+    cfg: RenderSettings, image: np.ndarray, landmarks: np.ndarray, device: str = "cpu"
+):
+    """A PassThrough or a DiffusionRefiner (its model on `device`) for the (possibly shrunk)
+    framed photo."""
     if cfg.renderer == "warp":
         return PassThrough()
     from avatarvid.sampling.renderer import SamplerSettings
@@ -45,5 +48,5 @@ def make_refiner(cfg: VlogConfig, image: np.ndarray, landmarks: np.ndarray):
         )
     except ValueError as e:
         raise InputError(f"diffusion renderer settings: {e}") from None
-    model, scheduler = load_renderer(checkpoint_path(d.checkpoint))
+    model, scheduler = load_renderer(checkpoint_path(d.checkpoint), device=device)
     return DiffusionRefiner(model, scheduler, settings, image, landmarks)

@@ -43,15 +43,16 @@ def condition(
     return torch.cat([to_tensor(m) for m in maps], dim=1)
 
 
-def load_renderer(path: Path) -> tuple[RendererUNet, dict]:
-    """The model and its training noise schedule, from a save_pretrained directory."""
+def load_renderer(path: Path, device: str = "cpu") -> tuple[RendererUNet, dict]:
+    """The model (on `device`) and its training noise schedule, from a save_pretrained
+    directory."""
     path = Path(path)
     if not (path / "config.json").is_file() or not (path / SCHEDULER_FILE).is_file():
         raise InputError(
             f"no diffusion renderer checkpoint in {path}; build one with "
             "scripts/build_renderer.sh or pass --renderer warp"
         )
-    model = RendererUNet.from_pretrained(path).eval()
+    model = RendererUNet.from_pretrained(path).eval().to(device)
     return model, json.loads((path / SCHEDULER_FILE).read_text())
 
 

@@ -18,7 +18,14 @@ class SRStage:
     cascade. Frames come out in order, possibly later than they go in (windowing).
     """
 
-    def __init__(self, mode: str, scale: int, out_shape: tuple[int, int], steps: int = 4):
+    def __init__(
+        self,
+        mode: str,
+        scale: int,
+        out_shape: tuple[int, int],
+        steps: int = 4,
+        device: str = "cpu",
+    ):
         if mode not in SR_MODES:
             raise InputError(f"sr mode must be one of {', '.join(SR_MODES)}, got {mode!r}")
         self.scale = 1 if mode == "none" else scale
@@ -29,8 +36,8 @@ class SRStage:
         if mode != "none":
             from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
 
-            model = load_sr_model(mode) if mode in ("fast", "diffusion") else None
-            self._upscaler = VideoUpscaler(model, scale, steps=steps)
+            model = load_sr_model(mode, device=device) if mode in ("fast", "diffusion") else None
+            self._upscaler = VideoUpscaler(model, scale, steps=steps, device=device)
 
     def shrink(self, image: np.ndarray) -> np.ndarray:
         """The full-resolution reference at the render resolution."""

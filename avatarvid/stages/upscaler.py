@@ -27,14 +27,15 @@ from avatarvid.stages.sr_temporal import StaticHold
 SCALES = (2, 4)
 
 
-def load_sr_model(variant: str, directory: Path | None = None) -> SRNet:
-    """The shipped `fast` or `diffusion` checkpoint (safetensors + config.json), in eval mode."""
+def load_sr_model(variant: str, directory: Path | None = None, device: str = "cpu") -> SRNet:
+    """The shipped `fast` or `diffusion` checkpoint (safetensors + config.json), in eval mode
+    on `device`."""
     path = checkpoint_path(f"sr/{variant}") if directory is None else Path(directory) / variant
     if not (path / "config.json").is_file():
         raise CheckpointError(
             f"no SR checkpoint in {path}; rebuild it with scripts/build_sr_checkpoints.sh"
         )
-    return SRNet.from_pretrained(path).eval()
+    return SRNet.from_pretrained(path).eval().to(device)
 
 
 def stages_for(scale: int) -> int:
@@ -58,14 +59,20 @@ class VideoUpscaler:
     """
 
     def __init__(
-        self, model: SRNet | None, scale: int, window: int = 16, steps: int = 4, seed: int = 0
+        self,
+        model: SRNet | None,
+        scale: int,
+        window: int = 16,
+        steps: int = 4,
+        seed: int = 0,
+        device: str = "cpu",
     ):
         self.model, self.scale, self.stages = model, scale, stages_for(scale)
         # each x2 stage widens the reach by the net's radius
         self.context = 0 if model is None else self.stages * model.temporal_radius
         if window <= 2 * self.context:
             raise ValueError(f"window {window} must exceed twice the temporal radius")
-        self.window, self.steps, self.seed = window, steps, seed
+        self.window, self.steps, self.seed, self.device = window, steps, seed, device
         self._inputs: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
         self._head = 0  # leading buffered inputs already emitted (left context only)
         self._hold = StaticHold()
@@ -111,19 +118,19 @@ class VideoUpscaler:
         frames = [f for f, _, _ in self._inputs]
         guides = [g for _, g, _ in self._inputs]
         masks = [m for _, _, m in self._inputs]
-        x = _to_tensor(frames)
+        x = _to_tensor(frames).to(self.device)
         n = x.shape[0]
         for stage in range(self.stages):
             size = (x.shape[-1] * 2, x.shape[-2] * 2)
             guide = mask = None
             if all(g is not None for g in guides):
-                guide = _to_tensor([_fit(g, size, cv2.INTER_AREA) for g in guides])
+                guide = _to_tensor([_fit(g, size, cv2.INTER_AREA) for g in guides]).to(x.device)
                 if all(m is not None for m in masks):
                     low = (size[0] // 2, size[1] // 2)
                     mask = torch.from_numpy(np.stack([_fit(m, low, cv2.INTER_AREA) for m in masks]))
-                    mask = mask[:, None].float()
+                    mask = mask[:, None].float().to(x.device)
             x = super_resolve(self.model, x, n, guide, mask, self.steps, self.seed + stage)
-        return x.permute(0, 2, 3, 1).numpy() * 255.0
+        return x.permute(0, 2, 3, 1).cpu().numpy() * 255.0
 
 
 def _fit(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:

@@ -26,6 +26,7 @@ import matplotlib
 import numpy as np
 
 from avatarvid.assets import examples_dir
+from avatarvid.config.settings import AnimateConfig
 from avatarvid.evaluate.pose_follow import pck, video_poses
 from avatarvid.evaluate.synthetic import Figure, write_driver
 from avatarvid.media.image import load_image
@@ -57,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     cv2.imwrite(str(args.out / "ref.png"), image[..., ::-1])
     out = args.out / f"out_{drive.stem}_{args.size}_{args.retarget}.mp4"
     start = time.perf_counter()
-    request = AnimateRequest(
-        args.out / "ref.png", drive, out, retarget=args.retarget, size=args.size
-    )
-    render_animate(request, False)
+    config = AnimateConfig(retarget=args.retarget, size=args.size)
+    render_animate(AnimateRequest(args.out / "ref.png", drive, out, config))
     seconds = time.perf_counter() - start
     got, want = video_poses(out), video_poses(drive)
     frames = list(VideoReader(out).frames())

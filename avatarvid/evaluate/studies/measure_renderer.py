@@ -21,7 +21,7 @@ import numpy as np
 
 from avatarvid.assets import examples_dir
 from avatarvid.cli import main as cli
-from avatarvid.config.settings import load_config
+from avatarvid.config.load import load_config
 from avatarvid.evaluate.bench import write_looped_speech
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader

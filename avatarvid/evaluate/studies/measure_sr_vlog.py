@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from avatarvid.assets import examples_dir
-from avatarvid.config.settings import load_config
+from avatarvid.config.load import load_config
 from avatarvid.evaluate.bench import write_looped_speech
 from avatarvid.evaluate.report import evaluate_talking_video
 from avatarvid.pipelines.vlog import VlogRequest, render_vlog
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             out = Path(tmp) / f"{name}.mp4"
             start = time.perf_counter()
-            result = render_vlog(VlogRequest(image, wav, out, config), progress=False)
+            result = render_vlog(VlogRequest(image, wav, out, config))
             wall = time.perf_counter() - start
             report = evaluate_talking_video(out, image, wav)
             results[name] = {

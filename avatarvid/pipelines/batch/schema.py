@@ -25,9 +25,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from avatarvid.config.settings import VlogConfig, preset_path
+from avatarvid.config.load import ALIASES, SettingsError, deep_merge, load_settings
+from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig, VlogConfig
 from avatarvid.errors import InputError
-from avatarvid.pipelines.animate import AnimateRequest, check_request
 
 # Batch outputs pin x264's thread count so a job renders the same bytes on any worker.
 BATCH_ENCODER_THREADS = 2
@@ -48,32 +48,25 @@ class VlogJob(BaseModel):
 
     @model_validator(mode="after")
     def _known_options(self) -> VlogJob:
-        unknown = sorted(set(self.model_extra or {}) - set(VlogConfig.model_fields))
+        known = set(VlogConfig.model_fields) | set(ALIASES)
+        unknown = sorted(set(self.model_extra or {}) - known)
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}")
         return self
 
 
 class AnimateJob(BaseModel):
-    """A reference image (or several) follows a driving video (or several); the options are
-    `avatarvid animate`'s."""
+    """A reference image (or several) follows a driving video (or several); any `animate`
+    option (AnimateConfig: mode, retarget, renderer, sr, size, fps, seed, crf, ...) may be
+    given too."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
     kind: Literal["animate"]
     image: str | list[str]
     drive: str | list[str]
     output: str
     audio: str | None = None
-    mode: str = "auto"
-    retarget: str = "relative"
-    renderer: str = "warp"
-    sr: str = "none"
     preset: str = "default"
-    size: int = 512
-    fps: float | None = None
-    seed: int = 0
-    crf: int = 20
-    x264_preset: str = "veryfast"
 
 
 JOB_MODELS: dict[str, type[BaseModel]] = {"vlog": VlogJob, "animate": AnimateJob}
@@ -112,8 +105,11 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_jobs(path: Path, output_root: Path | None = None) -> list[Job]:
-    """Parse, validate and expand `path`; raises one InputError listing every problem."""
+def load_jobs(
+    path: Path, output_root: Path | None = None, device: str | None = None
+) -> list[Job]:
+    """Parse, validate and expand `path`; raises one InputError listing every problem.
+    `device` (the --device flag) overrides every job's."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"job file {path} does not exist")
@@ -123,7 +119,7 @@ def load_jobs(path: Path, output_root: Path | None = None) -> list[Job]:
     jobs: list[Job] = []
     for i, entry in enumerate(entries):
         try:
-            jobs.extend(_expand(entry, base, root))
+            jobs.extend(_expand(entry, base, root, device))
         except _JobErrors as e:
             errors.extend(f"jobs[{i}].{msg}" for msg in e.messages)
     seen: dict[Path, str] = {}
@@ -181,14 +177,14 @@ def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
     entries = []
     for i, item in enumerate(raw):
         if isinstance(item, dict):
-            entries.append({**defaults, **item})
+            entries.append(deep_merge(defaults, item))
         else:
             errors.append(f"jobs[{i}]: must be a mapping, got {type(item).__name__}")
             entries.append({})
     return entries, errors
 
 
-def _expand(entry: dict, base: Path, root: Path | None) -> list[Job]:
+def _expand(entry: dict, base: Path, root: Path | None, device: str | None) -> list[Job]:
     kind = entry.get("kind", "vlog")
     model = JOB_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
@@ -199,9 +195,10 @@ def _expand(entry: dict, base: Path, root: Path | None) -> list[Job]:
         raise _JobErrors([_pydantic_message(err) for err in e.errors()]) from None
     errors: list[str] = []
     if isinstance(job, VlogJob):
-        settings = _vlog_settings(job, base, errors)
+        settings = _settings(job, VlogConfig, base, device, errors)
+        settings["face_index"] = job.face_index
         return _pairs(job, "audio", {"motion_in": job.motion_in}, settings, base, root, errors)
-    settings = _animate_settings(job, errors)
+    settings = _settings(job, AnimateConfig, base, device, errors, ANIMATE_PRESET_KEYS)
     return _pairs(job, "drive", {"audio": job.audio}, settings, base, root, errors)
 
 
@@ -210,33 +207,34 @@ def _pydantic_message(err: dict) -> str:
     return f"{loc or 'options'}: {err['msg']}"
 
 
-def _vlog_settings(job: VlogJob, base: Path, errors: list[str]) -> dict[str, Any]:
-    """The preset with the job's options on top, validated as a whole VlogConfig."""
+def _settings(
+    job: VlogJob | AnimateJob,
+    model: type[VlogConfig] | type[AnimateConfig],
+    base: Path,
+    device: str | None,
+    errors: list[str],
+    preset_keys: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """The job's settings as the command's own model validates them: batch defaults <- the
+    preset <- the job's options <- --device (config/load.py)."""
+    preset = job.preset
+    if preset.endswith((".yaml", ".yml")):
+        preset = str(_resolve(preset, base))
     try:
-        name = job.preset
-        if name.endswith((".yaml", ".yml")):
-            name = str(_resolve(name, base))
-        preset = yaml.safe_load(preset_path(name).read_text()) or {}
-        config = VlogConfig.model_validate(
-            {"encoder_threads": BATCH_ENCODER_THREADS, **preset, **(job.model_extra or {})}
+        config = load_settings(
+            model,
+            preset,
+            deep_merge(job.model_extra or {}, {"device": device}),
+            base={"encoder_threads": BATCH_ENCODER_THREADS},
+            preset_keys=preset_keys,
         )
+    except SettingsError as e:
+        errors.extend(f"{where.removeprefix('setting ')}: {msg}" for where, msg in e.problems)
+        return {}
     except InputError as e:
         errors.append(f"preset: {e}")
         return {}
-    except ValidationError as e:
-        errors.extend(_pydantic_message(err) for err in e.errors())
-        return {}
-    return {"face_index": job.face_index, "config": config.model_dump(mode="json")}
-
-
-def _animate_settings(job: AnimateJob, errors: list[str]) -> dict[str, Any]:
-    """animate's own option checks (its inputs are checked per expanded job)."""
-    settings = job.model_dump(exclude={"kind", "image", "drive", "output", "audio"})
-    try:
-        check_request(AnimateRequest(None, None, Path("check.mp4"), **settings))
-    except InputError as e:
-        errors.append(f"options: {e}")
-    return settings
+    return {"config": config.model_dump(mode="json")}
 
 
 def _pairs(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avatarvid.config.settings import VlogConfig
+from avatarvid.config.settings import AnimateConfig, VlogConfig
 from avatarvid.errors import InputError
 from avatarvid.media.video import probe
 from avatarvid.pipelines.batch.schema import Job, file_sha256
@@ -115,11 +115,15 @@ def execute(job: Job) -> Outcome:
         )
 
 
-def _reporter(key: str) -> Callable[[str, float], None] | None:
+def _reporter(key: str) -> Callable[[str, int, int | None], None]:
+    """A pipeline progress callback feeding the driver's bar (every 25th frame, as a fraction)."""
     queue = _progress_queue
-    if queue is None:
-        return None
-    return lambda stage, done: queue.put_nowait((key, stage, done))
+
+    def report(stage: str, done: int, total: int | None) -> None:
+        if queue is not None and (not total or done % 25 == 0 or done == total):
+            queue.put_nowait((key, stage, done / total if total else 0.0))
+
+    return report
 
 
 # The render stacks (torch, diffusers, mediapipe graphs) are imported in the workers only, on
@@ -143,7 +147,7 @@ def _render_vlog(job: Job, staged: Path, on_progress) -> dict[str, Any]:
         spec["face_index"],
         None if spec["motion_in"] is None else Path(spec["motion_in"]),
     )
-    result = render_vlog(request, progress=False, reference=reference, on_progress=on_progress)
+    result = render_vlog(request, reference=reference, progress=on_progress)
     timings = {**result.timings, "perception": round(perception, 4)}
     return {"timings": timings, "reference_cached": cached}
 
@@ -167,11 +171,11 @@ def _cached_reference(
 def _render_animate(job: Job, staged: Path, on_progress) -> dict[str, Any]:
     from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
-    spec = dict(job.spec)
-    image, drive, audio = (spec.pop(k) for k in ("image", "drive", "audio"))
-    audio = None if audio is None else Path(audio)
-    request = AnimateRequest(Path(image), Path(drive), staged, audio=audio, **spec)
-    return {"timings": render_animate(request, progress=False).timings}
+    spec = job.spec
+    audio = None if spec["audio"] is None else Path(spec["audio"])
+    config = AnimateConfig.model_validate(spec["config"])
+    request = AnimateRequest(Path(spec["image"]), Path(spec["drive"]), staged, config, audio)
+    return {"timings": render_animate(request, progress=on_progress).timings}
 
 
 EXECUTORS: dict[str, Callable[[Job, Path, Any], dict[str, Any]]] = {
