@@ -58,27 +58,9 @@ def test_two_processes_draw_different_samples_and_write_once(tmp_path, two_photo
     accelerate = Path(sys.executable).with_name("accelerate")
     # `--multi_gpu` is accelerate's torchrun launcher; `--device cpu` makes it gloo on the CPU
     # (accelerate 1.15's `--cpu` alone starts one process unless MPI is set up).
-    cmd = [
-        str(accelerate),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "avatarvid.cli",
-        "train",
-        "sr",
-        "--config",
-        str(config),
-        "--device",
-        "cpu",
-    ]
+    launch = "launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no "
+    launch += "--dynamo_backend no --monitor_interval 0.1 -m avatarvid.cli train sr"
+    cmd = [str(accelerate), *launch.split(), "--config", str(config), "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -134,6 +116,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, two_photos, caplog)
     a = load_file(straight / "model" / "diffusion_pytorch_model.safetensors")
     b = load_file(parts / "model" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
     def without_time(records):
         return [{k: v for k, v in r.items() if k != "minutes"} for r in records]
 
