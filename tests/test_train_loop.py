@@ -212,3 +212,11 @@ def test_no_unsafe_torch_load_in_training_code():
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.load":
                 safe = [k for k in node.keywords if k.arg == "weights_only"]
                 assert safe and ast.unparse(safe[0].value) == "True", f"{path}:{node.lineno}"
+
+
+def test_max_minutes_stops_saves_and_exports(tmp_path):
+    config = sr_config(tmp_path, [EXAMPLES / "astronaut.png"], steps=50, max_minutes=1e-9)
+    assert main(["train", "sr", "--config", str(config)]) == 0
+    progress = json.loads((tmp_path / "run" / "state" / "progress.json").read_text())
+    assert progress["step"] == 1  # any step takes longer than the budget
+    assert json.loads((tmp_path / "model" / "training.json").read_text())["steps"] == 1

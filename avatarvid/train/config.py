@@ -74,7 +74,8 @@ def load_train_config(path: Path, schema: type[Config]) -> Config:
     """`path` parsed and validated against `schema`, or one line saying what is wrong."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"training config {path} does not exist")
+        problem = "is a directory, not a YAML file" if path.is_dir() else "does not exist"
+        raise InputError(f"training config {path} {problem}")
     try:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:

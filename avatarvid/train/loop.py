@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from avatarvid.device import resolve_device
 from avatarvid.sampling.schedulers import save_scheduler
 from avatarvid.train import state
-from avatarvid.train.config import TrainConfig
+from avatarvid.train.config import LoopSettings, TrainConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,26 +96,8 @@ def run(
     to `cfg.export`; with `resume`, continue from the last checkpoint. `device` "cpu" (or
     "auto" without an accelerator) runs every process on the CPU (gloo when launched on several)."""
     s = cfg.train
-    if s.threads:
-        torch.set_num_threads(s.threads)
-    # Renderer stage 1 skips the temporal layers: DDP must tolerate parameters without grads.
-    accelerator = Accelerator(
-        cpu=resolve_device(device).type == "cpu",
-        step_scheduler_with_optimizer=False,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
-    )
-    rank, main = accelerator.process_index, accelerator.is_main_process
-    torch.manual_seed(s.seed)  # the same initial weights on every rank
-    ctx = Context(
-        rank,
-        accelerator.num_processes,
-        accelerator.device,
-        np.random.default_rng(s.seed + rank),
-        torch.Generator().manual_seed(s.seed + rank),
-    )
-    with accelerator.main_process_first():  # the main process builds data caches first
-        task = make_task(ctx)
-    torch.manual_seed(s.seed + rank)
+    accelerator, ctx, task = _start(s, make_task, device)
+    main = accelerator.is_main_process
     model = task.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     lr_schedule = get_scheduler(
@@ -135,14 +117,15 @@ def run(
         if ema is not None:
             ema.to(accelerator.device)
         log.info("resumed at step %d", progress["step"])
-    elif main:
-        cfg.output.mkdir(parents=True, exist_ok=True)
-        log_path.unlink(missing_ok=True)
+    else:
+        if resume:
+            log.warning("no training state in %s: starting from step 0", state_dir)
+        if main:
+            cfg.output.mkdir(parents=True, exist_ok=True)
+            log_path.unlink(missing_ok=True)
     step = progress["step"]
-    t_wall, t_cpu = (
-        time.perf_counter() - progress["wall_s"],
-        time.process_time() - progress["cpu_s"],
-    )
+    t_wall = time.perf_counter() - progress["wall_s"]
+    t_cpu = time.process_time() - progress["cpu_s"]
     bar = tqdm(total=s.steps, initial=step, disable=not main, desc="train", unit="step")
     losses: list[torch.Tensor] = []
     seen: list[str] = []
@@ -166,26 +149,16 @@ def run(
             "wall_s": time.perf_counter() - t_wall,
             "cpu_s": time.process_time() - t_cpu,
         }
-        over = s.max_minutes > 0 and progress["wall_s"] >= 60 * s.max_minutes
-        # every rank must stop at the same step: the main process's clock decides
-        over = bool(
-            accelerator.reduce(
-                torch.tensor([float(over and main)], device=accelerator.device), "sum"
-            ).item()
-        )
+        over = _out_of_time(accelerator, progress["wall_s"], s.max_minutes)
         last = step == s.steps or over
         if step % s.log_every == 0 or last:
+            # every rank takes part in the reductions; the main process writes the record
             mean = accelerator.reduce(torch.stack(losses).mean(), "mean").item()
             samples = gather_object([seen])
             if main:
-                record = {
-                    "step": step,
-                    "loss": mean,
-                    "lr": lr_schedule.get_last_lr()[0],
-                    **_evaluate(task, net, ema),
-                    "minutes": round(progress["wall_s"] / 60, 2),
-                    "samples": samples,
-                }
+                record = {"step": step, "loss": mean, "lr": lr_schedule.get_last_lr()[0]}
+                record.update(_evaluate(task, net, ema))
+                record.update(minutes=round(progress["wall_s"] / 60, 2), samples=samples)
                 with open(log_path, "a") as fh:
                     fh.write(json.dumps(record) + "\n")
                 bar.set_postfix(loss=f"{mean:.4g}")
@@ -201,6 +174,42 @@ def run(
         _export(cfg.export, task, net, ema, progress, accelerator.num_processes)
     accelerator.wait_for_everyone()
     return 0
+
+
+def _start(
+    s: LoopSettings, make_task: Callable[[Context], Task], device: str
+) -> tuple[Accelerator, Context, Task]:
+    """The accelerator, this rank's context and the task, built with the same initial weights
+    on every rank (seed), then every rank's own random stream (seed + rank)."""
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    # Renderer stage 1 skips the temporal layers: DDP must tolerate parameters without grads.
+    accelerator = Accelerator(
+        cpu=resolve_device(device).type == "cpu",
+        step_scheduler_with_optimizer=False,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    rank = accelerator.process_index
+    torch.manual_seed(s.seed)
+    ctx = Context(
+        rank,
+        accelerator.num_processes,
+        accelerator.device,
+        np.random.default_rng(s.seed + rank),
+        torch.Generator().manual_seed(s.seed + rank),
+    )
+    with accelerator.main_process_first():  # the main process builds data caches first
+        task = make_task(ctx)
+    torch.manual_seed(s.seed + rank)
+    return accelerator, ctx, task
+
+
+def _out_of_time(accelerator: Accelerator, wall_s: float, max_minutes: float) -> bool:
+    """Whether the budget is spent, by the main process's clock so that all ranks stop at once."""
+    if not max_minutes:
+        return False
+    over = float(accelerator.is_main_process and wall_s >= 60 * max_minutes)
+    return bool(accelerator.reduce(torch.tensor([over], device=accelerator.device), "sum").item())
 
 
 def _evaluate(task: Task, net: torch.nn.Module, ema: EMAModel | None) -> dict[str, float]:
@@ -235,8 +244,8 @@ def _export(
     save_scheduler(task.noise_scheduler, export)
     summary = {
         "steps": progress["step"],
-        "wall_s": round(progress["wall_s"], 1),
-        "cpu_s": round(progress["cpu_s"], 1),
+        "wall_s": round(progress["wall_s"], 3),
+        "cpu_s": round(progress["cpu_s"], 3),
         "processes": processes,
         "params": sum(p.numel() for p in net.parameters()),
     }
