@@ -12,12 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 import yaml
 from conftest import EXAMPLES
+from PIL import Image
 from safetensors.torch import load_file
 
 from avatarvid.cli import main
@@ -46,10 +46,10 @@ def log_records(tmp_path: Path) -> list[dict]:
 
 
 @pytest.fixture
-def two_photos(tmp_path) -> list[Path]:
+def two_photos(tmp_path, astronaut) -> list[Path]:
     """Two different images, so that each of two ranks gets a shard of its own."""
     flipped = tmp_path / "flipped.png"
-    cv2.imwrite(str(flipped), cv2.imread(str(EXAMPLES / "astronaut.png"))[::-1])
+    Image.fromarray(np.ascontiguousarray(astronaut[::-1])).save(flipped)
     return [EXAMPLES / "astronaut.png", flipped]
 
 
