@@ -194,7 +194,6 @@ def trained_tiny(tmp_path_factory) -> Path:
     cfg = dict(
         photos=[str(EXAMPLES / "astronaut.png")],
         heldout_photos=[str(EXAMPLES / "astronaut.png")],
-        speech=str(EXAMPLES / "speech.wav"),
         size=24,
         frames=4,
         clips_per_source=2,

@@ -199,9 +199,8 @@ def test_shipped_training_configs_validate(tmp_path, name):
 
     schema = {"motion": MotionTrainConfig, "renderer": RendererTrainConfig}.get(name, SRTrainConfig)
     data = yaml.safe_load((ROOT / "configs" / "train" / f"{name}.yaml").read_text())
-    # inputs that exist only after set-up: the TTS corpus (relative paths are from the cwd)
+    # the TTS corpus exists only after `avatarvid data tts` (relative paths are from the cwd)
     data.update({"data": str(tmp_path)} if name == "motion" else {})
-    data.update({"speech": str(EXAMPLES / "speech.wav")} if name == "renderer" else {})
     cfg = schema.model_validate(data)
     assert cfg.export.parts[0] == "checkpoints" and cfg.train.max_minutes > 0
 

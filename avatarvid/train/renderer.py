@@ -21,6 +21,7 @@ import torch
 from diffusers import DDPMScheduler
 from pydantic import Field
 
+from avatarvid.assets import examples_dir
 from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
@@ -51,7 +52,7 @@ class RendererTrainConfig(TrainConfig):
     # An identity neither trained on nor the held-out one: settings are tuned on it, not on
     # the held-out clips (empty = none).
     validation_photos: list[str] = []
-    speech: ExistingFile = Path("examples/speech.wav")
+    speech: ExistingFile = Field(default_factory=lambda: examples_dir() / "speech.wav")
     size: int = Field(64, ge=16)
     frames: int = Field(8, ge=1)
     clips_per_source: int = Field(24, ge=1)
