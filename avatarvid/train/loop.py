@@ -25,6 +25,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, gather_object
 from diffusers.optimization import get_scheduler
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
@@ -52,7 +53,7 @@ class Task(Protocol):
     """What a model brings to the loop."""
 
     model: torch.nn.Module  # a diffusers ModelMixin: exported with save_pretrained
-    noise_scheduler: object  # a diffusers scheduler: exported with save_scheduler
+    noise_scheduler: SchedulerMixin  # exported with save_scheduler
 
     def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
         """The loss of one freshly drawn batch and a fingerprint of that batch (`fingerprint`)."""
