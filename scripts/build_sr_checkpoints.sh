@@ -15,13 +15,12 @@ if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
     exit 1
   fi
 fi
-# Two rounds of the config's cosine schedule (the second a warm restart from the first).
-for resume in "" --resume; do
-  nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_fast.yaml $resume &
-  fast=$!
-  nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml $resume
-  wait "$fast"
-done
+# Two rounds of a cosine schedule (the second a warm restart: configs' lr_cycles: 2).
+rm -rf out/train_sr_fast out/train_sr_diffusion
+nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_fast.yaml &
+fast=$!
+nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml
+wait "$fast"
 nice -n 5 .venv/bin/avatarvid study eval_sr --variants fast --json checkpoints/sr/eval_fast.json
 # diffusion SR is ~10x slower: a shorter clip
 nice -n 5 .venv/bin/avatarvid study eval_sr --frames 16 --face-frames 6 --variants fast diffusion \

@@ -136,7 +136,7 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
         "output": str(tmp_path / "run"),
         "export": str(tmp_path / "export"),
         "model": TINY,
-        "train": {"steps": 4, "batch_size": 4, "log_every": 2, "save_every": 2,
+        "train": {"steps": 4, "batch_size": 4, "log_every": 2, "checkpoint_every": 2,
                   "augment_copies": 1, "warmup": 2},
     }
     path = tmp_path / "train.yaml"
@@ -153,7 +153,9 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
     path.write_text("data: 3\n")
     capsys.readouterr()
     assert main(["train", "motion", "--config", str(path)]) == 2
-    assert capsys.readouterr().err.startswith("avatarvid: error: invalid motion training config")
+    err = capsys.readouterr().err
+    assert err.startswith(f"avatarvid: error: invalid training config {path}: ")
+    assert "data: Input is not a valid path" in err and err.count("\n") == 1
 
 
 def test_shipped_checkpoint_lip_syncs_a_held_out_voice_and_drives_a_render(

@@ -202,19 +202,18 @@ def trained_tiny(tmp_path_factory) -> Path:
         attention_levels=[False, True],
         heads=2,
         stage1_steps=2,
-        stage2_steps=1,
         batch_frames=4,
-        checkpoint_every=2,
-        work_dir=str(root / "work"),
-        output=str(root / "out"),
+        output=str(root / "work"),
+        export=str(root / "out"),
         eval_steps=2,
+        train=dict(steps=3, checkpoint_every=2),
     )
     path = root / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert main(["train", "renderer", "--config", str(path)]) == 0
     first = json.loads((root / "work/state/progress.json").read_text())
     assert first["step"] == 3
-    cfg["stage2_steps"] = 3
+    cfg["train"]["steps"] = 5
     path.write_text(yaml.safe_dump(cfg))
     assert main(["train", "renderer", "--config", str(path), "--resume"]) == 0
     assert json.loads((root / "work/state/progress.json").read_text())["step"] == 5

@@ -17,6 +17,7 @@ from avatarvid.data.degrade import Degradation, h264, jpeg
 from avatarvid.errors import InputError
 from avatarvid.media.video import VideoWriter, probe
 from avatarvid.models.sr_net import SRNet, bicubic
+from avatarvid.sampling.schedulers import load_scheduler
 from avatarvid.sampling.sr import super_resolve
 from avatarvid.stages.sr import SRStage
 from avatarvid.stages.sr_temporal import StaticHold
@@ -168,20 +169,24 @@ def test_degradations_shapes_and_codecs(astronaut):
 
 def test_training_writes_a_loadable_checkpoint(tmp_path):
     config = tmp_path / "sr.yaml"
-    config.write_text(
-        f"output: {tmp_path / 'out'}\nvariant: diffusion\n"
+    text = (
+        f"output: {tmp_path / 'run'}\nexport: {tmp_path / 'out'}\nvariant: diffusion\n"
         "model: {channels: 8, num_blocks: 2}\n"
         f"data: {{images: ['{ROOT / 'examples' / 'astronaut.png'}'], frames: 2, patch: 32}}\n"
-        "train: {steps: 3, batch_clips: 2, log_every: 1}\n"
     )
+    config.write_text(text + "train: {steps: 3, batch_clips: 2, log_every: 1}\n")
     assert main(["train", "sr", "--config", str(config)]) == 0
     stats = json.loads((tmp_path / "out" / "training.json").read_text())
-    assert stats["steps"] == 3 and stats["cpu_seconds"] > 0
+    assert stats["steps"] == 3 and stats["cpu_s"] > 0
     model = load_sr_model("out", tmp_path)
     assert model.config.diffusion and model.config.channels == 8
+    assert load_scheduler(tmp_path / "out").config.prediction_type == "sample"
+    config.write_text(text + "train: {steps: 5, batch_clips: 2, log_every: 1}\n")
     assert main(["train", "sr", "--config", str(config), "--resume"]) == 0
     stats = json.loads((tmp_path / "out" / "training.json").read_text())
-    assert stats["steps"] == 6 and len(stats["runs"]) == 2
+    assert stats["steps"] == 5  # continued from step 3
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5]
 
 
 def test_shipped_fast_model_beats_bicubic_on_a_held_out_photo(astronaut):

@@ -84,6 +84,10 @@ class ClipSet:
             strict=True,
         )
 
+    def subset(self, index: np.ndarray) -> ClipSet:
+        """The clips at `index` (e.g. one training process's shard)."""
+        return ClipSet(**{k: getattr(self, k)[index] for k in _FIELDS})
+
     @classmethod
     def load(cls, path: Path) -> ClipSet:
         with np.load(path) as z:

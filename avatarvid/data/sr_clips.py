@@ -54,7 +54,7 @@ class ClipSampler:
         patch: int,
         scale: int,
         max_video_frames: int = 300,
-        seed: int = 0,
+        seed: int | np.random.Generator = 0,  # a Generator is used as is
     ):
         if patch % scale:
             raise InputError(f"patch {patch} must be divisible by the scale {scale}")

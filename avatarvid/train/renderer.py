@@ -5,9 +5,8 @@ stage 2 on clips (temporal layers on). v-prediction; the loss is uniform over ti
 `min_snr_gamma` asks for min-SNR weighting, which starves the high-noise steps: the few-step
 sampler's first step is the network's conditional mean at t = T, learnt only there. Conditions
 are dropped together with probability `cond_dropout` so classifier-free guidance has an
-unconditional model; AdamW with warm-up and cosine decay; EMA weights are what is saved.
-accelerate runs the same loop on this CPU or on GPUs; `--resume` continues from the last
-state in `work_dir`.
+unconditional model. The shared loop (train/loop.py) does the rest: AdamW with warm-up and
+cosine decay, EMA (what is exported), resume; the held-out scores go to `metrics.json`.
 """
 
 from __future__ import annotations
@@ -15,64 +14,63 @@ from __future__ import annotations
 import glob
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from diffusers import DDPMScheduler
-from diffusers.optimization import get_cosine_schedule_with_warmup
-from diffusers.training_utils import EMAModel
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
+from avatarvid.assets import examples_dir
 from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
 from avatarvid.models.renderer_unet import RendererUNet
-from avatarvid.stages.refiner import SCHEDULER_FILE, condition, to_tensor
+from avatarvid.stages.refiner import condition, to_tensor
+from avatarvid.train import loop
+from avatarvid.train.config import ExistingFile, LoopSettings, TrainConfig, load_train_config
+from avatarvid.train.loop import Context, fingerprint, shard
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-class RendererTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    photos: list[str]  # globs (relative to the repository or absolute)
+class RendererLoopSettings(LoopSettings):
+    steps: int = Field(800, ge=1)  # stage 1 (single frames) then stage 2 (clips)
+    lr: float = Field(5e-4, gt=0)
+    warmup: int = Field(100, ge=0)  # then cosine decay to 0 over both stages
+    weight_decay: float = Field(0.0, ge=0)
+    ema_decay: float = Field(0.995, ge=0, lt=1)
+    log_every: int = Field(20, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+
+
+class RendererTrainConfig(TrainConfig):
+    """`output` also caches the clips built from the photos (rebuilt when missing)."""
+
+    photos: list[str]  # globs (relative to the current directory or absolute)
     heldout_photos: list[str]
     # An identity neither trained on nor the held-out one: settings are tuned on it, not on
     # the held-out clips (empty = none).
     validation_photos: list[str] = []
-    speech: str = "examples/speech.wav"
-    size: int = 64
-    frames: int = 8
-    clips_per_source: int = 24
-    heldout_clips_per_source: int = 6
+    speech: ExistingFile = Field(default_factory=lambda: examples_dir() / "speech.wav")
+    size: int = Field(64, ge=16)
+    frames: int = Field(8, ge=1)
+    clips_per_source: int = Field(24, ge=1)
+    heldout_clips_per_source: int = Field(6, ge=1)
     block_channels: list[int] = [32, 64, 96]
     attention_levels: list[bool] = [False, False, True]
-    layers_per_block: int = 1
-    heads: int = 4
-    residual_scale: float = 4.0
-    stage1_steps: int = 400
-    stage2_steps: int = 400
-    batch_frames: int = 16  # stage 1: single frames per step
-    batch_clips: int = 2  # stage 2: clips per step
-    lr: float = 5e-4
-    lr_warmup_steps: int = 100  # then cosine decay to 0 over both stages
-    ema_decay: float = 0.995
-    cond_dropout: float = 0.1
-    min_snr_gamma: float = 0.0  # min-SNR loss weighting (Hang et al. 2023); 0 = uniform
-    seed: int = 0
-    # torch threads (0 = torch's default). On a shared CPU, 1 thread was ~7x faster than 2:
-    # OpenMP workers spin waiting for each other when other processes hold the cores.
-    threads: int = 0
-    checkpoint_every: int = 100
-    max_minutes: float = 0.0  # stop (and save) after this much wall time in total; 0 = no limit
-    work_dir: str = "work/renderer"
-    output: str = "checkpoints/renderer"
-    eval_steps: int = 4
-    eval_strength: float = 0.5
-    eval_samples: int = 1
+    layers_per_block: int = Field(1, ge=1)
+    heads: int = Field(4, ge=1)
+    residual_scale: float = Field(4.0, gt=0)
+    stage1_steps: int = Field(400, ge=0)  # the first steps of train.steps, on single frames
+    batch_frames: int = Field(16, ge=1)  # stage 1: single frames per step
+    batch_clips: int = Field(2, ge=1)  # stage 2: clips per step
+    cond_dropout: float = Field(0.1, ge=0, le=1)
+    min_snr_gamma: float = Field(0.0, ge=0)  # min-SNR loss weighting (Hang et al. 2023); 0 = off
+    eval_steps: int = Field(4, ge=1)
+    eval_strength: float = Field(0.5, ge=0, le=1)
+    eval_samples: int = Field(1, ge=1)
+    train: RendererLoopSettings = RendererLoopSettings()
 
 
 def _paths(globs: list[str]) -> list[Path]:
@@ -80,7 +78,7 @@ def _paths(globs: list[str]) -> list[Path]:
         {
             Path(p)
             for g in globs
-            for p in glob.glob(str(ROOT / g) if not Path(g).is_absolute() else g)
+            for p in glob.glob(g)
         }
     )
     if not found:
@@ -94,21 +92,21 @@ def noise_scheduler() -> DDPMScheduler:
     )
 
 
-def _data(cfg: RendererTrainConfig, work: Path) -> dict[str, ClipSet]:
-    """Training, held-out (and validation) clips, built once and cached in the work directory."""
+def _data(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
+    """Training, held-out (and validation) clips, built once and cached in the run directory."""
     sets = {}
     for name, globs, n, seed in (
-        ("train", cfg.photos, cfg.clips_per_source, cfg.seed),
-        ("heldout", cfg.heldout_photos, cfg.heldout_clips_per_source, cfg.seed + 1),
-        ("validation", cfg.validation_photos, cfg.heldout_clips_per_source, cfg.seed + 2),
+        ("train", cfg.photos, cfg.clips_per_source, cfg.train.seed),
+        ("heldout", cfg.heldout_photos, cfg.heldout_clips_per_source, cfg.train.seed + 1),
+        ("validation", cfg.validation_photos, cfg.heldout_clips_per_source, cfg.train.seed + 2),
     ):
         if not globs:
             continue
-        path = work / f"{name}_{cfg.size}_{cfg.frames}.npz"
+        path = cfg.output / f"{name}_{cfg.size}_{cfg.frames}.npz"
         if not path.is_file():
             sources = face_sources(_paths(globs))
             clips = make_clips(
-                sources, ROOT / cfg.speech, n, cfg.frames, cfg.size, seed, augment=name == "train"
+                sources, cfg.speech, n, cfg.frames, cfg.size, seed, augment=name == "train"
             )
             clips.save(path)
             log.info("%s: %d faces, %d clips", name, len(sources), len(clips.gt))
@@ -156,89 +154,54 @@ def loss_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> tor
     return snr.clamp(max=gamma) / (snr + 1)
 
 
-def train(config_path: Path, resume: bool) -> int:
-    from accelerate import Accelerator
+class RendererTask:
+    """Random frames (stage 1) or clips (stage 2) of this rank's share of the training clips."""
 
-    cfg = RendererTrainConfig.model_validate(yaml.safe_load(Path(config_path).read_text()))
-    work = ROOT / cfg.work_dir if not Path(cfg.work_dir).is_absolute() else Path(cfg.work_dir)
-    out = ROOT / cfg.output if not Path(cfg.output).is_absolute() else Path(cfg.output)
-    work.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    sets = _data(cfg, work)
-    train_set = sets["train"]
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    model = build_model(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    total = cfg.stage1_steps + cfg.stage2_steps
-    lr_sched = get_cosine_schedule_with_warmup(opt, cfg.lr_warmup_steps, total)
-    model, opt, lr_sched = accelerator.prepare(model, opt, lr_sched)
-    ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=cfg.ema_decay)
-    sched = noise_scheduler()
-    step, wall, cpu = 0, 0.0, 0.0
-    state = work / "state"
-    if resume and (state / "progress.json").is_file():
-        accelerator.load_state(str(state))
-        ema.load_state_dict(torch.load(state / "ema.pt", weights_only=True))
-        progress = json.loads((state / "progress.json").read_text())
-        step, wall, cpu = progress["step"], progress["wall_s"], progress["cpu_s"]
-    rng = np.random.default_rng(cfg.seed + step)
-    t_wall, t_cpu = time.perf_counter(), time.process_time()
-    model.train()
-    while step < total:
+    def __init__(self, cfg: RendererTrainConfig, ctx: Context):
+        cfg.output.mkdir(parents=True, exist_ok=True)
+        self.sets = _data(cfg)
+        train = self.sets["train"]
+        self.clips = train.subset(np.array(shard(range(len(train.gt)), ctx)))
+        self.model = build_model(cfg)
+        self.noise_scheduler = noise_scheduler()
+        self.cfg, self.ctx = cfg, ctx
+
+    def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
+        cfg, ctx, sched = self.cfg, self.ctx, self.noise_scheduler
         single = cfg.batch_frames if step < cfg.stage1_steps else None
-        x0, cond = _batch(train_set, rng, single, cfg.batch_clips, cfg.residual_scale)
-        x0, cond = x0.to(accelerator.device), cond.to(accelerator.device)
-        keep = torch.rand(len(x0), device=x0.device) >= cfg.cond_dropout
+        x0, cond = _batch(self.clips, ctx.rng, single, cfg.batch_clips, cfg.residual_scale)
+        key = fingerprint(x0)
+        x0, cond = x0.to(ctx.device), cond.to(ctx.device)
+        keep = torch.rand(len(x0), generator=ctx.generator).to(ctx.device) >= cfg.cond_dropout
         cond = cond * keep[:, None, None, None, None]
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, sched.config.num_train_timesteps, (len(x0),), device=x0.device)
+        noise = torch.randn(x0.shape, generator=ctx.generator).to(ctx.device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (len(x0),), generator=ctx.generator)
+        t = t.to(ctx.device)
         noisy = sched.add_noise(x0, noise, t)
         err = (model(noisy, t, cond) - sched.get_velocity(x0, noise, t)).pow(2).mean((1, 2, 3, 4))
-        loss = (err * loss_weights(sched, t, cfg.min_snr_gamma).to(err.device)).mean()
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        lr_sched.step()
-        opt.zero_grad()
-        ema.step(accelerator.unwrap_model(model).parameters())
-        step += 1
-        if step % 20 == 0:
-            log.warning("step %d/%d loss %.4f", step, total, loss.item())
-        elapsed = wall + time.perf_counter() - t_wall
-        out_of_time = cfg.max_minutes > 0 and elapsed >= 60 * cfg.max_minutes
-        if step % cfg.checkpoint_every == 0 or step == total or out_of_time:
-            accelerator.save_state(str(state))
-            torch.save(ema.state_dict(), state / "ema.pt")
-            now_wall = wall + time.perf_counter() - t_wall
-            now_cpu = cpu + time.process_time() - t_cpu
-            progress = {"step": step, "wall_s": now_wall, "cpu_s": now_cpu}
-            (state / "progress.json").write_text(json.dumps(progress))
-        if out_of_time:
-            log.warning("stopped by max_minutes at step %d", step)
-            break
-    progress = json.loads((state / "progress.json").read_text())
-    final = accelerator.unwrap_model(model)
-    ema.copy_to(final.parameters())
-    final.eval()
-    out.mkdir(parents=True, exist_ok=True)
-    final.save_pretrained(out)
-    (out / SCHEDULER_FILE).write_text(json.dumps(dict(sched.config), indent=1, default=list))
-    metrics = {}
-    for name in ("validation", "heldout"):
-        if name in sets:
-            torch.manual_seed(cfg.seed)
-            untrained = build_model(cfg).eval()
-            metrics[name] = evaluate(final, untrained, dict(sched.config), sets[name], cfg)
-    metrics["train"] = {
-        "steps": progress["step"],
-        "wall_s": round(progress["wall_s"], 1),
-        "cpu_s": round(progress["cpu_s"], 1),
-        "params": sum(p.numel() for p in final.parameters()),
-        "train_clips": len(train_set.gt),
-        "heldout_clips": len(sets["heldout"].gt),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(json.dumps(metrics, indent=1))
-    return 0
+        return (err * loss_weights(sched, t, cfg.min_snr_gamma).to(err.device)).mean(), key
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        return {}
+
+    def finish(self, model: torch.nn.Module, export: Path, progress: dict) -> None:
+        """Held-out (and validation) scores of the warp, the untrained and the trained network."""
+        cfg, config = self.cfg, dict(self.noise_scheduler.config)
+        metrics: dict = {}
+        for name in ("validation", "heldout"):
+            if name in self.sets:
+                torch.manual_seed(cfg.train.seed)
+                untrained = build_model(cfg).eval()
+                metrics[name] = evaluate(model, untrained, config, self.sets[name], cfg)
+        metrics["train"] = {
+            **progress,
+            "train_clips": len(self.sets["train"].gt),
+            "heldout_clips": len(self.sets["heldout"].gt),
+        }
+        (export / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        log.info("renderer metrics: %s", json.dumps(metrics))
+
+
+def train(config_path: Path, resume: bool, device: str = "auto") -> int:
+    cfg = load_train_config(config_path, RendererTrainConfig)
+    return loop.run(cfg, lambda ctx: RendererTask(cfg, ctx), resume, device)

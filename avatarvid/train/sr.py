@@ -4,26 +4,25 @@ The one-pass variant regresses the residual over bicubic (L1). The diffusion var
 to predict that residual (x0 / "sample" parameterisation, diffusers DDIM noise schedule)
 from its noised version, with noise-conditioning augmentation: Gaussian noise of a random
 level is added to the low-resolution input and the level is given to the network, so at
-sampling time the cascade tolerates the artefacts of the stage before it.
+sampling time the cascade tolerates the artefacts of the stage before it. No EMA by default
+(`train.ema_decay: 0`): the shipped models export the trained weights.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from avatarvid.data.sr_clips import ClipSampler, expand_sources
-from avatarvid.errors import InputError
 from avatarvid.models.sr_net import SRNet, bicubic
 from avatarvid.sampling.sr import make_scheduler
+from avatarvid.train import loop
+from avatarvid.train.config import LoopSettings, TrainConfig, load_train_config
+from avatarvid.train.loop import Context, fingerprint, shard
 
 MAX_AUG = 0.1  # largest noise-conditioning sigma on [0, 1] inputs
 
@@ -47,36 +46,24 @@ class DataSettings(BaseModel):
     max_video_frames: int = Field(300, ge=1)
 
 
-class TrainSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SRLoopSettings(LoopSettings):
     steps: int = Field(2000, ge=1)
+    grad_clip: float = Field(0.0, ge=0)
     batch_clips: int = Field(4, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    seed: int = 0
-    threads: int = Field(2, ge=1)
-    max_minutes: float | None = Field(None, gt=0)
-    log_every: int = Field(50, ge=1)
 
 
-class SRTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    output: Path
+class SRTrainConfig(TrainConfig):
     variant: Literal["fast", "diffusion"] = "fast"
     model: ModelSettings = ModelSettings()
     data: DataSettings = DataSettings()
-    train: TrainSettings = TrainSettings()
+    train: SRLoopSettings = SRLoopSettings()
 
 
-def load_train_config(path: Path) -> SRTrainConfig:
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return SRTrainConfig.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as e:
-        raise InputError(f"invalid SR training config {path}: {e}".splitlines()[0]) from None
-
-
-def diffusion_loss(model: SRNet, scheduler, lr, residual, guide, mask, frames) -> torch.Tensor:
-    """L1 between the predicted and true scaled residual at a random step and aug level."""
+def diffusion_loss(
+    model: SRNet, scheduler, lr, residual, guide, mask, frames, forward=None
+) -> torch.Tensor:
+    """L1 between the predicted and true scaled residual at a random step and aug level;
+    `forward` (default: `model`) is the call that predicts, e.g. the DDP wrapper."""
     n = lr.shape[0]
     clips = n // frames
     per_clip = lambda v: v.repeat_interleave(frames)  # noqa: E731 (one level per clip)
@@ -85,81 +72,49 @@ def diffusion_loss(model: SRNet, scheduler, lr, residual, guide, mask, frames) -
     target = residual * model.config.residual_scale
     noisy = scheduler.add_noise(target, torch.randn_like(target), t)
     lr_aug = lr + aug[:, None, None, None] * torch.randn_like(lr)
-    pred = model(lr_aug, frames, guide, mask, noisy=noisy, timestep=t, aug_level=aug)
+    pred = (forward or model)(lr_aug, frames, guide, mask, noisy=noisy, timestep=t, aug_level=aug)
     return F.l1_loss(pred, target)
 
 
-def train(config_path: Path, resume: bool) -> int:
-    """Train per `config_path`; the checkpoint goes to `output` (save_pretrained)."""
-    from accelerate import Accelerator
+class SRTask:
+    """Random degraded clips from this rank's share of the images and videos."""
 
-    cfg = load_train_config(config_path)
-    torch.manual_seed(cfg.train.seed)
-    torch.set_num_threads(cfg.train.threads)
-    data = cfg.data
-    sampler = ClipSampler(
-        expand_sources(data.images, data.exclude),
-        expand_sources(data.videos, data.exclude),
-        data.frames,
-        data.patch,
-        cfg.model.scale,
-        data.max_video_frames,
-        seed=cfg.train.seed,
-    )
-    output = Path(cfg.output)
-    if resume and (output / "config.json").is_file():
-        model = SRNet.from_pretrained(output)
-    else:
-        model = SRNet(**cfg.model.model_dump(), diffusion=cfg.variant == "diffusion")
-    scheduler = make_scheduler(model)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.learning_rate)
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / cfg.train.steps, 1.0)))
-    )
-    model, optimizer = accelerator.prepare(model, optimizer)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    running, steps_done = 0.0, 0
-    for step in range(cfg.train.steps):
-        batch = sampler.batch(cfg.train.batch_clips)
-        lr, hr = batch.lr.to(accelerator.device), batch.hr.to(accelerator.device)
-        guide, mask = batch.guide.to(lr.device), batch.mask.to(lr.device)
-        residual = hr - bicubic(lr, cfg.model.scale)
-        if cfg.variant == "diffusion":
-            net = accelerator.unwrap_model(model)
-            loss = diffusion_loss(net, scheduler, lr, residual, guide, mask, batch.num_frames)
+    def __init__(self, cfg: SRTrainConfig, ctx: Context):
+        data = cfg.data
+        self.sampler = ClipSampler(
+            shard(expand_sources(data.images, data.exclude), ctx),
+            shard(expand_sources(data.videos, data.exclude), ctx),
+            data.frames,
+            data.patch,
+            cfg.model.scale,
+            data.max_video_frames,
+            seed=ctx.rng,  # the loop's per-rank stream, saved and restored on resume
+        )
+        self.model = SRNet(**cfg.model.model_dump(), diffusion=cfg.variant == "diffusion")
+        self.noise_scheduler = make_scheduler(self.model)
+        self.cfg, self.ctx = cfg, ctx
+
+    def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
+        batch = self.sampler.batch(self.cfg.train.batch_clips)
+        device = self.ctx.device
+        lr, hr = batch.lr.to(device), batch.hr.to(device)
+        guide, mask = batch.guide.to(device), batch.mask.to(device)
+        residual = hr - bicubic(lr, self.cfg.model.scale)
+        if self.cfg.variant == "diffusion":
+            loss = diffusion_loss(self.model, self.noise_scheduler, lr, residual, guide, mask,
+                                  batch.num_frames, forward=model)
         else:
             loss = F.l1_loss(model(lr, batch.num_frames, guide, mask), residual)
-        optimizer.zero_grad()
-        accelerator.backward(loss)
-        optimizer.step()
-        lr_schedule.step()
-        running += loss.item()
-        steps_done = step + 1
-        if steps_done % cfg.train.log_every == 0:
-            print(f"step {steps_done} loss {running / cfg.train.log_every:.5f}", flush=True)
-            running = 0.0
-        minutes = (time.perf_counter() - start) / 60
-        if cfg.train.max_minutes is not None and minutes > cfg.train.max_minutes:
-            break
-    output.mkdir(parents=True, exist_ok=True)
-    accelerator.unwrap_model(model).save_pretrained(output)
-    run = {
-        "steps": steps_done,
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "cpu_seconds": round(time.process_time() - cpu_start, 1),
-    }
-    stats = _history(output / "training.json", run, resume)
-    stats.update(variant=cfg.variant, config=str(config_path))
-    (output / "training.json").write_text(json.dumps(stats, indent=2) + "\n")
-    print(f"saved {output} after {steps_done} steps ({run['wall_seconds']} s)")
-    return 0
+        return loss, fingerprint(batch.hr)
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        return {}
+
+    def finish(self, model: torch.nn.Module, export: Path, progress: dict) -> None:
+        pass
 
 
-def _history(path: Path, run: dict, resume: bool) -> dict:
-    """Totals over all runs (a resumed run continues the previous ones) plus each run."""
-    runs = json.loads(path.read_text()).get("runs", []) if resume and path.is_file() else []
-    runs.append(run)
-    totals = {k: round(sum(r[k] for r in runs), 1) for k in run}
-    totals["steps"] = int(totals["steps"])
-    return {**totals, "runs": runs}
+def train(config_path: Path, resume: bool, device: str = "auto") -> int:
+    """Train per `config_path`; the model goes to `export` (save_pretrained)."""
+    cfg = load_train_config(config_path, SRTrainConfig)
+    return loop.run(cfg, lambda ctx: SRTask(cfg, ctx), resume, device)
