@@ -7,11 +7,12 @@ Half precision (autocast) only on accelerators, where it is the fast path.
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from avatarvid.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported when a device is resolved, not when the CLI starts
+    import torch
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -19,6 +20,8 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" = CUDA, else Apple MPS, else CPU; an explicit device that is absent is an error."""
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -36,6 +39,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """Mixed precision on accelerators (bf16 on CUDA when supported, else fp16); nothing on CPU."""
+    import torch
+
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
