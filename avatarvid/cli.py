@@ -17,12 +17,13 @@ from avatarvid.commands import (
     info,
     study,
     train,
+    ui,
     upscale,
     vlog,
 )
 from avatarvid.errors import AvatarvidError
 
-COMMANDS = (vlog, animate, batch, upscale, evaluate, bench, study, data, train, info)
+COMMANDS = (vlog, animate, batch, upscale, ui, evaluate, bench, study, data, train, info)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
