@@ -5,6 +5,7 @@ or chromium is missing (scripts/setup_ui.sh installs them)."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -186,7 +187,9 @@ def test_browser_cancel_leaves_no_file(page, app, tmp_path):
     _fill_talking_tab(page, PHOTO, examples_dir() / "speech.wav")  # 14.9 s
     before = set(app[1].rglob("*.mp4"))
     page.locator("#vlog-generate").click()
-    page.get_by_text("render", exact=False).first.wait_for(timeout=60_000)
+    # a stage of this render in the progress overlay, e.g. "perception - 0.0%"
+    stage = re.compile(r"(perception|audio|motion|render) - ")
+    page.locator("#vlog-video").get_by_text(stage).first.wait_for(timeout=60_000)
     page.locator("#vlog-cancel").click()
     page.get_by_text("Cancelled", exact=False).first.wait_for(timeout=60_000)
     time.sleep(1.0)
@@ -227,3 +230,47 @@ def test_only_the_app_folder_is_served(app):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{app[0]}gradio_api/file={path}")
         assert e.value.code == 403
+
+
+def test_client_bad_files_are_one_message(app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app[0], verbose=False, download_files=str(tmp_path))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    for image, audio in ((broken, LINE), (PHOTO, broken)):
+        with pytest.raises(Exception) as e:
+            client.predict(handle_file(str(image)), handle_file(str(audio)), api_name="/vlog")
+        message = str(e.value)
+        assert "broken.png" in message and "/tmp" not in message and "Traceback" not in message
+
+
+def test_client_batch_and_quality(app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app[0], verbose=False, download_files=str(tmp_path))
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "defaults: {size: 128, motion: {generator: procedural}}\n"
+        "jobs:\n"
+        "  - {image: astronaut.png, audio: hello.wav, output: hello.mp4}\n"
+        "  - {image: missing.png, audio: hello.wav, output: missing.mp4}\n"
+    )
+    table, outputs, status = client.predict(
+        handle_file(str(jobs)),
+        [handle_file(str(PHOTO)), handle_file(str(LINE))],
+        "",
+        1,
+        api_name="/batch",
+    )
+    rows = {row[0]: row for row in table["data"]}
+    assert rows["hello.mp4"][2] == "ok" and rows["missing.mp4"][2] == "failed", rows
+    assert "1 ok" in status and "1 failed" in status, status
+    (video,) = [Path(o) for o in outputs]
+    assert abs(_duration(video) - _audio_duration(LINE)) <= 0.1
+    report, plot = client.predict(
+        handle_file(str(video)), handle_file(str(PHOTO)), None, None, api_name="/quality"
+    )
+    metrics = {row[0]: row[1] for row in report["data"]}
+    assert metrics["frames with a face"] == "1.000", metrics
+    assert plot is not None

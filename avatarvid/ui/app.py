@@ -36,9 +36,15 @@ def _result_area(name: str):
     video = gr.Video(label="Result", interactive=False, elem_id=f"{name}-video")
     status = gr.Markdown(elem_id=f"{name}-status")
     with gr.Accordion("The same with the command line or Python", open=False):
-        cli = gr.Code(language="shell", label="CLI", interactive=False, elem_id=f"{name}-cli")
+        cli = gr.Code(
+            language="shell", label="CLI", interactive=False, wrap_lines=True, elem_id=f"{name}-cli"
+        )
         python = gr.Code(
-            language="python", label="Python", interactive=False, elem_id=f"{name}-python"
+            language="python",
+            label="Python",
+            interactive=False,
+            wrap_lines=True,
+            elem_id=f"{name}-python",
         )
     return video, status, cli, python
 
