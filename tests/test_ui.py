@@ -21,7 +21,6 @@ import pytest
 
 from avatarvid.assets import examples_dir
 
-gradio = pytest.importorskip("gradio", reason="gradio not installed (bash scripts/setup_ui.sh)")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
@@ -71,6 +70,7 @@ def _has_face(path: Path) -> bool:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """(url, temp root): `avatarvid ui` in a subprocess; its temporary folder under tmp."""
+    pytest.importorskip("gradio", reason="gradio not installed (bash scripts/setup_ui.sh)")
     tmp = tmp_path_factory.mktemp("ui")
     port = _free_port()
     env = dict(
@@ -145,6 +145,16 @@ def _fill_talking_tab(page, photo: Path, audio: Path) -> None:
     )
 
 
+def test_missing_gradio_is_one_line(tmp_path):
+    code = "import sys; sys.modules['gradio'] = None; from avatarvid.cli import main; main(['ui'])"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stderr.strip() == (
+        "avatarvid: error: the web UI needs gradio; install it with: pip install 'avatarvid[ui]'"
+    )
+    assert not list(tmp_path.iterdir())  # no temporary folder made
+
+
 def test_browser_renders_the_example(page, app, tmp_path):
     started = time.perf_counter()
     _fill_talking_tab(page, PHOTO, LINE)
@@ -185,7 +195,7 @@ def test_browser_shows_no_face_error(page, tmp_path):
 
 def test_browser_cancel_leaves_no_file(page, app, tmp_path):
     _fill_talking_tab(page, PHOTO, examples_dir() / "speech.wav")  # 14.9 s
-    before = set(app[1].rglob("*.mp4"))
+    before = set(app[1].rglob("*.mp4")), set(app[1].glob("*/outputs/*"))
     page.locator("#vlog-generate").click()
     # a stage of this render in the progress overlay, e.g. "perception - 0.0%"
     stage = re.compile(r"(perception|audio|motion|render) - ")
@@ -193,7 +203,8 @@ def test_browser_cancel_leaves_no_file(page, app, tmp_path):
     page.locator("#vlog-cancel").click()
     page.get_by_text("Cancelled", exact=False).first.wait_for(timeout=60_000)
     time.sleep(1.0)
-    assert set(app[1].rglob("*.mp4")) == before, "a partial or finished file was left"
+    after = set(app[1].rglob("*.mp4")), set(app[1].glob("*/outputs/*"))
+    assert after == before, "a partial or finished file (or its folder) was left"
 
 
 def test_client_vlog_endpoint(app, tmp_path):

@@ -24,8 +24,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from avatarvid.ui import make_root, require_gradio
 
-    root = make_root()  # before gradio is imported
     require_gradio()
+    root = make_root()  # before gradio is imported
     from avatarvid.ui.app import launch
     from avatarvid.ui.jobs import Workspace
 

@@ -7,6 +7,7 @@ Quality report tabs. Gradio is an optional extra: `pip install 'avatarvid[ui]'`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -16,13 +17,15 @@ from avatarvid.errors import AvatarvidError
 INSTALL_HINT = "the web UI needs gradio; install it with: pip install 'avatarvid[ui]'"
 
 
-def require_gradio():
-    """The gradio module, or one AvatarvidError that says how to install it."""
+def require_gradio() -> None:
+    """One AvatarvidError that says how to install gradio when it is missing (checked without
+    importing it: gradio must be imported only after make_root())."""
     try:
-        import gradio
-    except ImportError:
-        raise AvatarvidError(INSTALL_HINT) from None
-    return gradio
+        found = importlib.util.find_spec("gradio") is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules["gradio"] is None
+        found = False
+    if not found:
+        raise AvatarvidError(INSTALL_HINT)
 
 
 def make_root() -> Path:

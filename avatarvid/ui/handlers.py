@@ -82,18 +82,18 @@ def make_vlog(ws: Workspace):
         values = (size, seed, head_motion, expressiveness, generator, renderer, sr)
         changed = changed_controls(preset, values)
         cli, python = vlog_snippets(image, audio, preset, changed)
-        output = ws.output_path(f"{Path(image).stem}-talking")
         started = time.perf_counter()
         progress(0.0, desc="starting")
-        result = avatarvid.vlog(
-            image,
-            audio,
-            output,
-            preset=preset,
-            progress=progress_bridge(progress),
-            cancel=ws.cancel_event(request),
-            **vlog_settings(changed),
-        )
+        with ws.render_into(f"{Path(image).stem}-talking") as output:
+            result = avatarvid.vlog(
+                image,
+                audio,
+                output,
+                preset=preset,
+                progress=progress_bridge(progress),
+                cancel=ws.cancel_event(request),
+                **vlog_settings(changed),
+            )
         return str(result.path), summary(result, started), cli, python
 
     return vlog
@@ -132,17 +132,17 @@ def make_animate(ws: Workspace):
         require(drive, "a driving video")
         settings = animate_settings(size, seed, renderer, sr)
         cli, python = animate_snippets(image, drive, settings)
-        output = ws.output_path(f"{Path(image).stem}-animated")
         started = time.perf_counter()
         progress(0.0, desc="starting")
-        result = avatarvid.animate(
-            image,
-            drive,
-            output,
-            progress=progress_bridge(progress),
-            cancel=ws.cancel_event(request),
-            **settings,
-        )
+        with ws.render_into(f"{Path(image).stem}-animated") as output:
+            result = avatarvid.animate(
+                image,
+                drive,
+                output,
+                progress=progress_bridge(progress),
+                cancel=ws.cancel_event(request),
+                **settings,
+            )
         return str(result.path), summary(result, started), cli, python
 
     return animate
@@ -168,18 +168,18 @@ def make_upscale(ws: Workspace):
         """Any video -> x2 or x4 with the super-resolution models (mp4)."""
         require(video, "a video")
         cli, python = upscale_snippets(video, int(scale), reference, mode)
-        output = ws.output_path(f"{Path(video).stem}-x{int(scale)}")
         started = time.perf_counter()
         progress(0.0, desc="starting")
-        result = avatarvid.upscale(
-            video,
-            output,
-            int(scale),
-            reference or None,
-            progress=progress_bridge(progress),
-            cancel=ws.cancel_event(request),
-            sr={"mode": mode},
-        )
+        with ws.render_into(f"{Path(video).stem}-x{int(scale)}") as output:
+            result = avatarvid.upscale(
+                video,
+                output,
+                int(scale),
+                reference or None,
+                progress=progress_bridge(progress),
+                cancel=ws.cancel_event(request),
+                sr={"mode": mode},
+            )
         return str(result.path), summary(result, started), cli, python
 
     return upscale

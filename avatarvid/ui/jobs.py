@@ -3,6 +3,7 @@ the API's progress callback to gr.Progress and the mapping of errors to one-line
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -55,6 +56,17 @@ class Workspace:
     def output_path(self, stem: str) -> Path:
         """A fresh .mp4 path in its own folder, so the name the user downloads stays readable."""
         return self.new_folder() / f"{stem}.mp4"
+
+    @contextlib.contextmanager
+    def render_into(self, stem: str):
+        """output_path() whose folder is removed again when the render fails or is cancelled
+        (the API already removed any partial file)."""
+        path = self.output_path(stem)
+        try:
+            yield path
+        except BaseException:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
 
     def cancel_event(self, request: gr.Request | None) -> threading.Event:
         """A new cancel event for this session's next render (Cancel sets the latest one)."""
