@@ -175,6 +175,12 @@ def test_browser_renders_the_example(page, app, tmp_path):
     page.get_by_text("The same with the command line or Python").click()
     cli = page.locator("#vlog-cli").inner_text(timeout=10_000)
     assert "--motion procedural" in cli and "--size 160" in cli, cli
+    # the result carried over to the Quality report tab and measured there
+    page.locator("#vlog-measure").click()
+    page.get_by_role("button", name="Measure").click()
+    page.get_by_text("frames with a face").first.wait_for(timeout=120_000)
+    page.locator("#quality-plot img").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "quality.png"), full_page=True)
     assert page.hosts <= {"127.0.0.1"}, f"the page contacted {page.hosts}"
     print(f"browser render: {seconds:.1f} s")
 

@@ -57,7 +57,7 @@ def _buttons(ws: Workspace, name: str):
     return go
 
 
-def _talking_tab(ws: Workspace) -> None:
+def _talking_tab(ws: Workspace) -> tuple:
     base = preset_values("default")
     with gr.Row():
         with gr.Column():
@@ -84,6 +84,7 @@ def _talking_tab(ws: Workspace) -> None:
             go = _buttons(ws, "vlog")
         with gr.Column():
             video, status, cli, python = _result_area("vlog")
+            measure = gr.Button("Quality report of this video", elem_id="vlog-measure")
     controls = [size, seed, head, expr, generator, renderer, sr]
     gr.Examples(
         [
@@ -109,6 +110,7 @@ def _talking_tab(ws: Workspace) -> None:
         api_name="vlog",
         concurrency_id=RENDER_SLOT,
     )
+    return measure, (video, image, audio)
 
 
 def _animate_tab(ws: Workspace) -> None:
@@ -186,7 +188,7 @@ def _batch_tab(ws: Workspace) -> None:
     )
 
 
-def _quality_tab() -> None:
+def _quality_tab() -> tuple:
     gr.Markdown(
         "`avatarvid eval` in the page: face presence, lip sync, blinks, head motion, jitter, "
         "identity and duration, with the mouth-opening and head-pose curves behind them."
@@ -198,7 +200,7 @@ def _quality_tab() -> None:
         report = gr.File(label="...or an eval JSON report", file_types=[".json"])
     go = gr.Button("Measure", variant="primary")
     table = gr.Dataframe(headers=QUALITY_COLUMNS, label="Report", interactive=False, wrap=True)
-    plot = gr.Plot(label="Curves")
+    plot = gr.Plot(label="Curves", elem_id="quality-plot")
     go.click(
         make_quality(),
         [video, reference, audio, report],
@@ -206,22 +208,31 @@ def _quality_tab() -> None:
         api_name="quality",
         concurrency_id=RENDER_SLOT,
     )
+    return video, reference, audio
 
 
 def build_app(ws: Workspace) -> gr.Blocks:
     with gr.Blocks(title="avatarvid", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Talking video"):
-                _talking_tab(ws)
+                measure, result = _talking_tab(ws)
             with gr.Tab("Animate"):
                 _animate_tab(ws)
             with gr.Tab("Upscale"):
                 _upscale_tab(ws)
             with gr.Tab("Batch"):
                 _batch_tab(ws)
-            with gr.Tab("Quality report"):
-                _quality_tab()
+            with gr.Tab("Quality report", id="quality"):
+                quality_inputs = _quality_tab()
+        # the rendered video, its photo and speech, carried over to the Quality report tab
+        measure.click(
+            lambda v, i, a: (v, i, a, gr.Tabs(selected="quality")),
+            list(result),
+            [*quality_inputs, tabs],
+            queue=False,
+            api_visibility="private",
+        )
     demo.queue(default_concurrency_limit=1)
     return demo
 
