@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -95,12 +96,13 @@ def app(tmp_path_factory):
                 pytest.fail(f"avatarvid ui did not start: {(tmp / 'server.log').read_text()}")
             time.sleep(0.5)
     yield url, tmp
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops and removes its folder
     try:
-        proc.wait(20)
+        proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    assert not list(tmp.glob("avatarvid-ui-*")), "the app's temporary folder was left"
 
 
 @pytest.fixture(scope="module")
