@@ -17,8 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 
+import avatarvid
 from avatarvid.assets import examples_dir
-from avatarvid.errors import AvatarvidError, Cancelled
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
@@ -129,9 +129,9 @@ def user_errors(fn: Callable) -> Callable:
 def _page_error(fn: Callable, e: Exception) -> gr.Error:
     if isinstance(e, gr.Error):
         return e
-    if isinstance(e, Cancelled):
+    if isinstance(e, avatarvid.Cancelled):
         return gr.Error("Cancelled: the render stopped and no file was written.")
-    if isinstance(e, AvatarvidError):
+    if isinstance(e, avatarvid.AvatarvidError):
         return gr.Error(_short_paths(str(e).splitlines()[0] if str(e) else type(e).__name__))
     log.error("internal error in %s", fn.__name__, exc_info=e)
     return gr.Error(_short_paths(f"internal error: {type(e).__name__}: {e}".splitlines()[0]))
