@@ -34,7 +34,9 @@ def preset_values(preset: str) -> dict[str, Any]:
 def changed_controls(preset: str, values: tuple) -> dict[str, Any]:
     """The controls the user moved away from the preset's values (what the CLI needs as flags)."""
     base = preset_values(preset)
-    chosen = dict(zip(VLOG_CONTROLS, values, strict=True))
+    chosen = {
+        k: base[k] if v is None else v for k, v in zip(VLOG_CONTROLS, values, strict=True)
+    }  # an emptied field (or an API call leaving it out) keeps the preset's value
     for key in ("size", "seed"):
         chosen[key] = int(chosen[key])
     return {k: v for k, v in chosen.items() if v != base[k]}
