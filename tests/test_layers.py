@@ -3,7 +3,7 @@ avatarvid/, module-level and function-level imports alike (a lazy import is stil
 
     base (errors, assets, geometry, device, timing, config)   importable from anywhere
     media -> perception -> motion -> warp                     the numpy/cv2 chain
-    models -> sampling -> stages -> pipelines -> api -> commands, cli
+    models -> sampling -> stages -> pipelines -> api -> ui -> commands, cli
                                                               may also import the first chain
     data, train, evaluate                                     off the inference path: only they
                                                               and the commands fronting them
@@ -22,12 +22,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "avatarvid"
 
 BASE = {"errors", "assets", "geometry", "device", "timing", "config"}
 NUMPY_CHAIN = ["media", "perception", "motion", "warp"]
-MODEL_CHAIN = ["models", "sampling", "stages", "pipelines", "api", "commands", "cli"]
+MODEL_CHAIN = ["models", "sampling", "stages", "pipelines", "api", "ui", "commands", "cli"]
 RANK = {layer: i for chain in (NUMPY_CHAIN, MODEL_CHAIN) for i, layer in enumerate(chain)}
 OFF_PATH = {"data", "train", "evaluate"}
 # The commands that front data/, train/ and evaluate/ (they import them lazily in `run`).
 FRONTS = {"commands.data", "commands.data_tts", "commands.data_videos", "commands.train"}
-FRONTS |= {"commands.evaluate", "commands.bench", "commands.study"}
+FRONTS |= {"commands.evaluate", "commands.bench", "commands.study", "ui.quality"}
 # Studies drive the command line as a user does (`cli(["vlog", ...])`).
 DRIVES_CLI = "evaluate.studies"
 

@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 import avatarvid
-from avatarvid.config.settings import load_config
+from avatarvid.config.load import load_config
 from avatarvid.ui.jobs import Workspace, progress_bridge, require, user_errors
 from avatarvid.ui.snippets import animate_snippets, upscale_snippets, vlog_settings, vlog_snippets
 
