@@ -29,6 +29,7 @@ from avatarvid.data.visemes import MOUTH_CHANNELS
 from avatarvid.errors import InputError
 from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.sampling.schedulers import save_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -226,5 +227,6 @@ def train(config_path: Path, resume: bool) -> int:
         final = accelerator.unwrap_model(model)
         ema.copy_to(final.parameters())
         final.save_pretrained(cfg.export, safe_serialization=True)
+        save_scheduler(scheduler, cfg.export)
         log.warning("exported EMA weights to %s", cfg.export)
     return 0

@@ -30,7 +30,8 @@ from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
 from avatarvid.models.renderer_unet import RendererUNet
-from avatarvid.stages.refiner import SCHEDULER_FILE, condition, to_tensor
+from avatarvid.sampling.schedulers import save_scheduler
+from avatarvid.stages.refiner import condition, to_tensor
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -224,7 +225,7 @@ def train(config_path: Path, resume: bool) -> int:
     final.eval()
     out.mkdir(parents=True, exist_ok=True)
     final.save_pretrained(out)
-    (out / SCHEDULER_FILE).write_text(json.dumps(dict(sched.config), indent=1, default=list))
+    save_scheduler(sched, out)
     metrics = {}
     for name in ("validation", "heldout"):
         if name in sets:

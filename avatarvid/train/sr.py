@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from avatarvid.data.sr_clips import ClipSampler, expand_sources
 from avatarvid.errors import InputError
 from avatarvid.models.sr_net import SRNet, bicubic
+from avatarvid.sampling.schedulers import save_scheduler
 from avatarvid.sampling.sr import make_scheduler
 
 MAX_AUG = 0.1  # largest noise-conditioning sigma on [0, 1] inputs
@@ -144,6 +145,7 @@ def train(config_path: Path, resume: bool) -> int:
             break
     output.mkdir(parents=True, exist_ok=True)
     accelerator.unwrap_model(model).save_pretrained(output)
+    save_scheduler(scheduler, output)
     run = {
         "steps": steps_done,
         "wall_seconds": round(time.perf_counter() - start, 1),
