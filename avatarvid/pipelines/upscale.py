@@ -18,7 +18,7 @@ from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
 from avatarvid.stages.sr_guide import ReferenceGuide
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule, stages_for
 
 MAX_OUTPUT_SIDE = 4096
 AUDIO_RATE = 48000
@@ -55,7 +55,8 @@ def upscale_video(req: UpscaleRequest, progress: bool = True) -> int:
     if req.reference is not None:
         guide = ReferenceGuide(load_image(req.reference))  # NoFaceError before any output
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
-    upscaler = VideoUpscaler(load_sr_model(req.sr), req.scale, steps=req.steps)
+    schedule = load_sr_schedule(req.sr) if req.sr == "diffusion" else None
+    upscaler = VideoUpscaler(load_sr_model(req.sr), req.scale, steps=req.steps, schedule=schedule)
     # libx264 needs even sides; an odd input at x2 / x4 is always even.
     writer = VideoWriter(
         req.output, reader.fps, width, height, audio=audio, audio_rate=AUDIO_RATE, crf=req.crf
