@@ -24,7 +24,7 @@ import torch
 from avatarvid.data.lighting import lambert
 from avatarvid.data.renderer_clips import ClipSet
 from avatarvid.evaluate.renderer import _scores, render_clips
-from avatarvid.sampling.renderer import RendererSampling, make_solver
+from avatarvid.sampling.renderer import RendererSampling, renderer_solver
 from avatarvid.stages.refiner import condition, load_renderer, to_tensor
 from avatarvid.warp.normals import decode_normal_map
 
@@ -58,7 +58,7 @@ def main() -> None:
         return f"{s['psnr']:.2f} (mouth {s['mouth_psnr']:.2f})"
 
     print("warp", psnr(torch.zeros_like(warped)))
-    alphas = make_solver("ddim", sched_cfg).alphas_cumprod
+    alphas = renderer_solver("ddim", sched_cfg).alphas_cumprod
     gen = torch.Generator().manual_seed(0)
     for t in (999, 749, 499):
         a = alphas[t]

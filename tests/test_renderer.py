@@ -22,7 +22,7 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.sampling.denoise import img2img_timesteps
-from avatarvid.sampling.renderer import RendererSampling, WindowSampler, make_solver
+from avatarvid.sampling.renderer import RendererSampling, WindowSampler, renderer_solver
 from avatarvid.sampling.windows import tiled_starts
 from avatarvid.stages.refiner import DiffusionRefiner, load_renderer
 from avatarvid.train.renderer import loss_weights, noise_scheduler
@@ -110,13 +110,13 @@ def test_outpainting_reimposes_known_frames_at_every_step(tiny_model, scheduler)
     assert torch.equal(out[:2], known)  # exactly, not approximately
     # Before every denoising step the known frames are the known residual noised to that step.
     noise = torch.randn(warped.shape, generator=torch.Generator().manual_seed(3))
-    ref = make_solver(scheduler, sched)
+    ref = renderer_solver(scheduler, sched)
     timesteps = img2img_timesteps(ref, 4, 0.8)
     assert len(timesteps) == 3
     first_window_inputs = seen[:: len(tiled_starts(8, 4, 2))]
     scale = model.config.residual_scale
     for x, t in zip(first_window_inputs, timesteps, strict=True):
-        fresh = make_solver(scheduler, sched)  # no step state: noise level looked up by t
+        fresh = renderer_solver(scheduler, sched)  # no step state: noise level looked up by t
         fresh.set_timesteps(4)
         expect = fresh.add_noise((known - warped[:2]) * scale, noise[:2], t.reshape(1))
         torch.testing.assert_close(x[:2], ref.scale_model_input(expect, t), rtol=0, atol=1e-6)

@@ -72,8 +72,9 @@ def load_denoiser(
     return model.to(device).eval()
 
 
-def make_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
-    """DPM-Solver++ (order 2) on the training schedule `schedule` (x0 prediction)."""
+def motion_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
+    """DPM-Solver++ (order 2) on the training schedule `schedule` (x0 prediction), with
+    DPM-Solver's own "linspace" timesteps: the setting the shipped checkpoint was measured at."""
     return solver_from_config(
         schedule, "dpm", algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="linspace"
     )
@@ -173,7 +174,7 @@ def _sample(
     feats = frame_features(audio, cfg.fps, n)
     padded = np.concatenate([silence_features(k), feats, silence_features(w)])
     generator = torch.Generator().manual_seed(seed)
-    scheduler = make_solver(schedule)
+    scheduler = motion_solver(schedule)
     device = model.device
     out = torch.zeros(n, cfg.motion_dim, device=device)
     filled = 0

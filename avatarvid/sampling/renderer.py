@@ -59,7 +59,7 @@ class RendererSampling:
             raise ValueError(f"scheduler must be one of {', '.join(RENDERER_SOLVERS)}")
 
 
-def make_solver(name: str, schedule: Mapping) -> SchedulerMixin:
+def renderer_solver(name: str, schedule: Mapping) -> SchedulerMixin:
     """The `name` solver ("ddim" or "dpm") on the training schedule `schedule` (a scheduler
     config), with trailing timesteps."""
     extra = {"algorithm_type": "dpmsolver++"} if name == "dpm" else {}
@@ -105,7 +105,7 @@ class WindowSampler:
             out = warped.clone()
         else:
             scale = float(self.model.config.residual_scale)
-            scheduler = make_solver(self.s.scheduler, self.schedule)
+            scheduler = renderer_solver(self.s.scheduler, self.schedule)
             timesteps = img2img_timesteps(scheduler, self.s.steps, self.s.strength)
             shape = (self.s.samples, *warped.shape)
             noise = randn_tensor(shape, generator=generator, device=device, dtype=warped.dtype)
