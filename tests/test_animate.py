@@ -131,20 +131,17 @@ def test_animate_diffusion_renderer_and_sr(animate_data, tmp_path):
     """--renderer diffusion refines the face box of the warped frames and --sr bicubic renders
     at half size: output at --size, driver still followed. A tiny untrained renderer: this
     tests the plumbing, not the checkpoint's quality."""
-    import json
-
     import torch
 
     from avatarvid.models.renderer_unet import RendererUNet
-    from avatarvid.stages.refiner import SCHEDULER_FILE
+    from avatarvid.sampling.schedulers import save_scheduler
     from avatarvid.train.renderer import noise_scheduler
 
     root, _, _ = animate_data
     torch.manual_seed(0)
     tiny = RendererUNet(block_channels=(8, 16), attention_levels=(False, True), sample_size=16)
     tiny.save_pretrained(tmp_path / "renderer")
-    sched = json.dumps(dict(noise_scheduler().config), default=list)
-    (tmp_path / "renderer" / SCHEDULER_FILE).write_text(sched)
+    save_scheduler(noise_scheduler(), tmp_path / "renderer")
     preset = tmp_path / "p.yaml"
     preset.write_text(
         f"diffusion:\n  checkpoint: {tmp_path / 'renderer'}\n  steps: 2\n  strength: 0.7\n"

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from avatarvid.assets import checkpoint_path
 from avatarvid.cli import main
 from avatarvid.data.motion_batches import WindowBank
 from avatarvid.data.tts_corpus import synth_clip
@@ -20,12 +21,9 @@ from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.audio_features import FEATURE_DIM, frame_features
 from avatarvid.motion.schema import MOTION_LAYOUT, Motion
-from avatarvid.sampling.motion import (
-    SamplerSettings,
-    load_denoiser,
-    sample_motion,
-    window_starts,
-)
+from avatarvid.sampling.motion import MotionSampling, load_denoiser, sample_motion
+from avatarvid.sampling.schedulers import load_scheduler
+from avatarvid.sampling.windows import chained_starts
 from avatarvid.train.motion import channel_weights, diffusion_loss, train_scheduler
 
 TINY = dict(width=32, layers=2, heads=2, window=16, context=4, dropout=0.0)
@@ -81,33 +79,38 @@ def test_model_overfits_a_tiny_batch(clips, tiny_model, one_thread):
     assert losses[-1] < losses[0] / 20
 
 
+def _sample(model: MotionDenoiser, *args, **kwargs) -> Motion:
+    """sample_motion on the schedule the model is trained with."""
+    return sample_motion(model, *args, schedule=train_scheduler(model).config, **kwargs)
+
+
 def test_sampling_shape_determinism_and_seams(clips, tiny_model):
     audio = np.concatenate([c.audio for c in clips])
-    settings = SamplerSettings(steps=4)
-    a = sample_motion(tiny_model, audio, 25.0, seed=1, settings=settings)
+    settings = MotionSampling(steps=4)
+    a = _sample(tiny_model, audio, 25.0, seed=1, settings=settings)
     assert a.values.shape == (round(len(audio) / ANALYSIS_RATE * 25), MOTION_LAYOUT.dim)
     assert a.num_frames > 3 * TINY["window"]  # several windows, stitched by outpainting
-    again = sample_motion(tiny_model, audio, 25.0, 1, settings)
+    again = _sample(tiny_model, audio, 25.0, 1, settings)
     np.testing.assert_array_equal(a.values, again.values)
-    assert not np.allclose(a.values, sample_motion(tiny_model, audio, 25.0, 2, settings).values)
+    assert not np.allclose(a.values, _sample(tiny_model, audio, 25.0, 2, settings).values)
     assert np.all(a.values >= MOTION_LAYOUT.low) and np.all(a.values <= MOTION_LAYOUT.high)
-    at_30 = sample_motion(tiny_model, audio, 30.0, seed=1, settings=settings)
+    at_30 = _sample(tiny_model, audio, 30.0, seed=1, settings=settings)
     assert at_30.fps == 30.0 and at_30.num_frames == round(len(audio) / ANALYSIS_RATE * 30)
-    starts = window_starts(a.num_frames, TINY["window"], settings.overlap)
+    starts = chained_starts(a.num_frames, TINY["window"], settings.overlap)
     assert starts[:3] == [0, 6, 12]  # window 16 - overlap 10
     seam, inside = seam_smoothness(a.values, np.ones(MOTION_LAYOUT.dim), starts, settings.overlap)
     assert np.isfinite(seam) and np.isfinite(inside)
     with pytest.raises(ValueError, match="smaller than the window"):
-        window_starts(100, 16, 16)
+        chained_starts(100, 16, 16)
 
 
 def test_guidance_scale_changes_the_sample(clips, tiny_model):
     audio = clips[0].audio
-    off = sample_motion(tiny_model, audio, 25.0, 0, SamplerSettings(steps=3, audio_guidance=0.0))
-    on = sample_motion(tiny_model, audio, 25.0, 0, SamplerSettings(steps=3, audio_guidance=3.0))
+    off = _sample(tiny_model, audio, 25.0, 0, MotionSampling(steps=3, audio_guidance=0.0))
+    on = _sample(tiny_model, audio, 25.0, 0, MotionSampling(steps=3, audio_guidance=3.0))
     assert np.abs(off.values - on.values).max() > 1e-3
     head = MOTION_LAYOUT.index("head_yaw")
-    still = sample_motion(tiny_model, audio, 25.0, 0, SamplerSettings(steps=3, head_motion=0.0))
+    still = _sample(tiny_model, audio, 25.0, 0, MotionSampling(steps=3, head_motion=0.0))
     assert np.all(still.values[:, head] == 0)
 
 
@@ -116,10 +119,10 @@ def test_checkpoint_round_trip(tmp_path, clips, tiny_model):
     assert (tmp_path / "ck" / "diffusion_pytorch_model.safetensors").is_file()
     loaded = load_denoiser(tmp_path / "ck")
     assert loaded.config.motion_std == tiny_model.config.motion_std
-    s = SamplerSettings(steps=3)
+    s = MotionSampling(steps=3)
     np.testing.assert_array_equal(
-        sample_motion(tiny_model, clips[0].audio, 25.0, 0, s).values,
-        sample_motion(loaded, clips[0].audio, 25.0, 0, s).values,
+        _sample(tiny_model, clips[0].audio, 25.0, 0, s).values,
+        _sample(loaded, clips[0].audio, 25.0, 0, s).values,
     )
     cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
     (tmp_path / "ck" / "config.json").write_text(json.dumps({**cfg, "layout_version": 99}))
@@ -143,6 +146,7 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
     path.write_text(yaml.safe_dump(config))
     assert main(["train", "motion", "--config", str(path)]) == 0
     assert load_denoiser(tmp_path / "export").config.window == TINY["window"]
+    assert load_scheduler(tmp_path / "export").config.prediction_type == "sample"
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4] and all(np.isfinite(r["val_loss_ema"]) for r in log)
     config["train"]["steps"] = 6
@@ -161,15 +165,15 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
 def test_shipped_checkpoint_lip_syncs_a_held_out_voice_and_drives_a_render(
     tmp_path, astronaut_path, short_speech
 ):
-    model = load_denoiser("motion")
+    model, schedule = load_denoiser("motion"), load_scheduler(checkpoint_path("motion")).config
     assert sum(p.numel() for p in model.parameters()) * 4 < 8e6  # a few MB
     clip = synth_clip(np.random.default_rng(0), "test")  # a voice never trained on
-    a = sample_motion(model, clip.audio, 25.0, seed=3)
+    a = sample_motion(model, clip.audio, 25.0, seed=3, schedule=schedule)
     jaw = MOTION_LAYOUT.index("jaw_open")
     corr, lag = best_lag_correlation(a["jaw_open"], clip.motion[:, jaw])
     assert corr > 0.7 and abs(lag) <= 1
     # Another seed: different head motion, the same lip sync.
-    b = sample_motion(model, clip.audio, 25.0, seed=4)
+    b = sample_motion(model, clip.audio, 25.0, seed=4, schedule=schedule)
     assert np.abs(a["head_yaw"] - b["head_yaw"]).mean() > 0.005
     assert pearson(a["jaw_open"], b["jaw_open"]) > 0.8
     video, motion_path = tmp_path / "d.mp4", tmp_path / "d.npz"

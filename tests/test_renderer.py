@@ -21,12 +21,9 @@ from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
-from avatarvid.sampling.renderer import (
-    SamplerSettings,
-    WindowSampler,
-    make_scheduler,
-    window_starts,
-)
+from avatarvid.sampling.denoise import img2img_timesteps
+from avatarvid.sampling.renderer import RendererSampling, WindowSampler, renderer_solver
+from avatarvid.sampling.windows import tiled_starts
 from avatarvid.stages.refiner import DiffusionRefiner, load_renderer
 from avatarvid.train.renderer import loss_weights, noise_scheduler
 from avatarvid.warp.controls import draw_controls, face_box
@@ -56,11 +53,11 @@ def _clip(frames: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_window_starts_cover_everything():
-    assert window_starts(5, 8, 2) == [0]
-    assert window_starts(14, 8, 2) == [0, 6]
-    assert window_starts(15, 8, 2) == [0, 6, 7]
+    assert tiled_starts(5, 8, 2) == [0]
+    assert tiled_starts(14, 8, 2) == [0, 6]
+    assert tiled_starts(15, 8, 2) == [0, 6, 7]
     for n in range(8, 40):
-        starts = window_starts(n, 8, 3)
+        starts = tiled_starts(n, 8, 3)
         covered = np.zeros(n, bool)
         for s in starts:
             covered[s : s + 8] = True
@@ -70,9 +67,10 @@ def test_window_starts_cover_everything():
 def test_strength_zero_returns_the_warp(tiny_model):
     model, sched = tiny_model
     warped, cond = _clip(6)
-    sampler = WindowSampler(model, sched, SamplerSettings(strength=0.0, window=4, chunk=6))
+    zero = RendererSampling(samples=1, strength=0.0, window=4, chunk=6)
+    sampler = WindowSampler(model, sched, zero)
     assert torch.equal(sampler.sample_chunk(warped, cond, None, torch.Generator()), warped)
-    out = WindowSampler(model, sched, SamplerSettings(strength=0.6, window=4, chunk=6))
+    out = WindowSampler(model, sched, RendererSampling(samples=1, strength=0.6, window=4, chunk=6))
     assert not torch.equal(out.sample_chunk(warped, cond, None, torch.Generator()), warped)
 
 
@@ -82,8 +80,8 @@ def test_samples_average_independent_draws(tiny_model):
     warped, cond = _clip(6)
     warped = warped * 0.1  # keep outputs inside [-1, 1]: the clamp would break the identity
     settings = dict(strength=1.0, steps=2, window=4, overlap=2, chunk=6)
-    both = WindowSampler(model, sched, SamplerSettings(samples=2, **settings))
-    one = WindowSampler(model, sched, SamplerSettings(samples=1, **settings))
+    both = WindowSampler(model, sched, RendererSampling(samples=2, **settings))
+    one = WindowSampler(model, sched, RendererSampling(samples=1, **settings))
     avg = both.sample_chunk(warped, cond, None, torch.Generator().manual_seed(5))
     first = one.sample_chunk(warped, cond, None, torch.Generator().manual_seed(5))
     gen = torch.Generator().manual_seed(5)
@@ -97,7 +95,9 @@ def test_samples_average_independent_draws(tiny_model):
 @pytest.mark.parametrize("scheduler", ["ddim", "dpm"])
 def test_outpainting_reimposes_known_frames_at_every_step(tiny_model, scheduler):
     model, sched = tiny_model
-    s = SamplerSettings(steps=4, strength=0.8, window=4, overlap=2, chunk=8, scheduler=scheduler)
+    s = RendererSampling(
+        samples=1, steps=4, strength=0.8, window=4, overlap=2, chunk=8, scheduler=scheduler
+    )
     sampler = WindowSampler(model, sched, s)
     warped, cond = _clip(8)
     known = _clip(2, seed=7)[0]
@@ -110,13 +110,13 @@ def test_outpainting_reimposes_known_frames_at_every_step(tiny_model, scheduler)
     assert torch.equal(out[:2], known)  # exactly, not approximately
     # Before every denoising step the known frames are the known residual noised to that step.
     noise = torch.randn(warped.shape, generator=torch.Generator().manual_seed(3))
-    ref = make_scheduler(scheduler, sched)
-    timesteps = sampler._timesteps(ref)
+    ref = renderer_solver(scheduler, sched)
+    timesteps = img2img_timesteps(ref, 4, 0.8)
     assert len(timesteps) == 3
-    first_window_inputs = seen[:: len(window_starts(8, 4, 2))]
+    first_window_inputs = seen[:: len(tiled_starts(8, 4, 2))]
     scale = model.config.residual_scale
     for x, t in zip(first_window_inputs, timesteps, strict=True):
-        fresh = make_scheduler(scheduler, sched)  # no step state: noise level looked up by t
+        fresh = renderer_solver(scheduler, sched)  # no step state: noise level looked up by t
         fresh.set_timesteps(4)
         expect = fresh.add_noise((known - warped[:2]) * scale, noise[:2], t.reshape(1))
         torch.testing.assert_close(x[:2], ref.scale_model_input(expect, t), rtol=0, atol=1e-6)
@@ -127,7 +127,9 @@ def test_outpainting_reimposes_known_frames_at_every_step(tiny_model, scheduler)
 
 def test_same_seed_same_frames_and_chunks_continue(tiny_model):
     model, sched = tiny_model
-    s = SamplerSettings(steps=2, strength=0.7, window=4, overlap=1, known=2, chunk=6, seed=5)
+    s = RendererSampling(
+        samples=1, steps=2, strength=0.7, window=4, overlap=1, known=2, chunk=6, seed=5
+    )
     warped, cond = _clip(16)
 
     def run(settings):
@@ -137,7 +139,7 @@ def test_same_seed_same_frames_and_chunks_continue(tiny_model):
 
     a, b = run(s), run(s)
     assert a.shape == warped.shape and torch.equal(a, b)
-    assert not torch.equal(a, run(SamplerSettings(**{**s.__dict__, "seed": 6})))
+    assert not torch.equal(a, run(RendererSampling(**{**s.__dict__, "seed": 6})))
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +169,7 @@ def test_controls_follow_the_mouth(face_clip):
 def test_refiner_streams_every_frame_in_order(tiny_model, face_clip):
     model, sched = tiny_model
     image, lm, frames, targets = face_clip
-    s = SamplerSettings(steps=2, strength=0.0, window=4, overlap=1, known=2, chunk=6)
+    s = RendererSampling(samples=1, steps=2, strength=0.0, window=4, overlap=1, known=2, chunk=6)
     refiner = DiffusionRefiner(model, sched, s, image, lm)
     got, sizes = [], []
     for f, t in zip(frames, targets, strict=True):
@@ -179,7 +181,7 @@ def test_refiner_streams_every_frame_in_order(tiny_model, face_clip):
     assert len(got) == 10 and all(np.array_equal(a, b) for a, b in zip(got, frames, strict=True))
     # With strength > 0 only the face box changes; the border of the frame is the warp's.
     refiner = DiffusionRefiner(
-        model, sched, SamplerSettings(**{**s.__dict__, "strength": 0.7}), image, lm
+        model, sched, RendererSampling(**{**s.__dict__, "strength": 0.7}), image, lm
     )
     out = [o for f, t in zip(frames, targets, strict=True) for o in refiner.push(f, t)]
     out += refiner.flush()

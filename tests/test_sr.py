@@ -17,11 +17,11 @@ from avatarvid.data.degrade import Degradation, h264, jpeg
 from avatarvid.errors import InputError
 from avatarvid.media.video import VideoWriter, probe
 from avatarvid.models.sr_net import SRNet, bicubic
-from avatarvid.sampling.schedulers import load_scheduler
-from avatarvid.sampling.sr import super_resolve
+from avatarvid.sampling.schedulers import load_scheduler, save_scheduler
+from avatarvid.sampling.sr import make_scheduler, super_resolve
 from avatarvid.stages.sr import SRStage
 from avatarvid.stages.sr_temporal import StaticHold
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule, stages_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_untrained_net_is_exactly_bicubic(diffusion):
     model = SRNet(channels=8, num_blocks=2, diffusion=diffusion).eval()
     lr = torch.rand(6, 3, 12, 16)
     guide = torch.rand(6, 3, 24, 32)
-    out = super_resolve(model, lr, 3, guide, steps=2)
+    out = super_resolve(model, lr, 3, guide, steps=2, schedule=make_scheduler(model).config)
     assert out.shape == (6, 3, 24, 32)
     torch.testing.assert_close(out, bicubic(lr, 2).clamp(0, 1))
 
@@ -64,11 +64,19 @@ def test_shapes_and_guide_changes_the_output():
 def test_save_and_load_round_trip(tmp_path):
     model = _randomised(SRNet(channels=8, num_blocks=2, diffusion=True), temporal=True)
     model.save_pretrained(tmp_path)
+    save_scheduler(make_scheduler(model), tmp_path)
     assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
     assert json.loads((tmp_path / "config.json").read_text())["diffusion"] is True
     loaded = load_sr_model(tmp_path.name, tmp_path.parent)
+    schedule = load_sr_schedule(tmp_path.name, tmp_path.parent)
+    assert schedule["prediction_type"] == "sample" and schedule["clip_sample"] is False
     lr = torch.rand(2, 3, 8, 8)
-    torch.testing.assert_close(super_resolve(loaded, lr, 2), super_resolve(model, lr, 2))
+    torch.testing.assert_close(
+        super_resolve(loaded, lr, 2, schedule=schedule),
+        super_resolve(model, lr, 2, schedule=schedule),
+    )
+    with pytest.raises(ValueError, match="noise schedule"):
+        super_resolve(loaded, lr, 2)
 
 
 def _frames(n: int, h: int = 12, w: int = 16) -> list[np.ndarray]:
@@ -181,6 +189,7 @@ def test_training_writes_a_loadable_checkpoint(tmp_path):
     model = load_sr_model("out", tmp_path)
     assert model.config.diffusion and model.config.channels == 8
     assert load_scheduler(tmp_path / "out").config.prediction_type == "sample"
+    assert load_sr_schedule("out", tmp_path)["clip_sample"] is False
     config.write_text(text + "train: {steps: 5, batch_clips: 2, log_every: 1}\n")
     assert main(["train", "sr", "--config", str(config), "--resume"]) == 0
     stats = json.loads((tmp_path / "out" / "training.json").read_text())

@@ -12,7 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from avatarvid.data.renderer_clips import ClipSet
 from avatarvid.models.renderer_unet import RendererUNet
-from avatarvid.sampling.renderer import SamplerSettings, WindowSampler
+from avatarvid.sampling.renderer import RendererSampling, WindowSampler
 from avatarvid.stages.refiner import condition, to_tensor
 
 
@@ -33,7 +33,7 @@ def _scores(pred: np.ndarray, gt: np.ndarray, mouth: np.ndarray) -> dict[str, fl
 
 
 def render_clips(
-    model: RendererUNet, scheduler_config: dict, clips: ClipSet, settings: SamplerSettings
+    model: RendererUNet, scheduler_config: dict, clips: ClipSet, settings: RendererSampling
 ) -> np.ndarray:
     """Each clip denoised as one chunk from its warped frames; uint8 like `clips.gt`."""
     sampler = WindowSampler(model, scheduler_config, settings)
@@ -50,7 +50,7 @@ def evaluate(
 ) -> dict:
     """Scores of the warp, the untrained and the trained network on held-out clips."""
     frames = clips.gt.shape[1]
-    settings = SamplerSettings(
+    settings = RendererSampling(
         steps=cfg.eval_steps,
         strength=cfg.eval_strength,
         samples=cfg.eval_samples,

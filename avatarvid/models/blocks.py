@@ -22,6 +22,8 @@ from diffusers.models.embeddings import TimestepEmbedding, Timesteps, get_timest
 from einops import rearrange
 from torch import nn
 
+from avatarvid.models.attention import attention
+
 
 def norm_groups(channels: int) -> int:
     """Largest of 32, 16, 8, ... that divides `channels` (GroupNorm needs a divisor)."""
@@ -63,7 +65,7 @@ class PseudoConv3d(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """Self-attention over the pixels of each frame (SDPA: fused kernels where available)."""
+    """Self-attention over the pixels of each frame (`attention`: fused kernels where available)."""
 
     def __init__(self, channels: int, heads: int = 4):
         super().__init__()
@@ -76,7 +78,7 @@ class SpatialAttention(nn.Module):
         h, w = x.shape[-2:]
         tokens = rearrange(self.norm(x), "n c h w -> n (h w) c")
         q, k, v = rearrange(self.qkv(tokens), "n l (k m d) -> k n m l d", k=3, m=self.heads)
-        a = F.scaled_dot_product_attention(q, k, v)
+        a = attention(q, k, v)
         a = self.out(rearrange(a, "n m l d -> n l (m d)"))
         return x + rearrange(a, "n (h w) c -> n c h w", h=h, w=w)
 
@@ -109,7 +111,7 @@ class TemporalAttention(nn.Module):
             k=3,
             m=self.heads,
         )
-        a = F.scaled_dot_product_attention(q, k, v)
+        a = attention(q, k, v)
         a = self.out(rearrange(a, "n m l d -> n l (m d)"))
         return x + rearrange(a, "(b h w) f c -> (b f) c h w", b=b, h=h, w=w)
 

@@ -22,7 +22,7 @@ from avatarvid.media.video import VideoReader, VideoWriter, probe
 from avatarvid.pipelines.control import Progress, check_cancel, model_device, no_progress
 from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.stages.sr_guide import ReferenceGuide
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 from avatarvid.timing import StageTimer
 
 MAX_OUTPUT_SIDE = 4096
@@ -67,8 +67,13 @@ def upscale_video(
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
     with timer.stage("setup"):
         device = model_device(cfg.device, needs_model=True)
+        schedule = load_sr_schedule(cfg.sr) if cfg.sr == "diffusion" else None
         upscaler = VideoUpscaler(
-            load_sr_model(cfg.sr, device=device), cfg.scale, steps=cfg.steps, device=device
+            load_sr_model(cfg.sr, device=device),
+            cfg.scale,
+            steps=cfg.steps,
+            schedule=schedule,
+            device=device,
         )
     # libx264 needs even sides; an odd input at x2 / x4 is always even.
     writer = VideoWriter(

@@ -113,16 +113,20 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
     m = cfg.motion
     if m.generator == "diffusion":
         # torch is imported only when a model runs: the warp path stays light to start.
-        from avatarvid.sampling.motion import SamplerSettings, load_denoiser, sample_motion
+        from avatarvid.sampling.motion import MotionSampling, load_denoiser, sample_motion
+        from avatarvid.sampling.schedulers import load_scheduler
 
-        settings = SamplerSettings(
+        settings = MotionSampling(
             steps=m.steps,
             audio_guidance=m.audio_guidance,
             expressiveness=m.expressiveness,
             head_motion=m.head_motion,
         )
-        model = load_denoiser(checkpoint_path(m.checkpoint), device=device)
-        return sample_motion(model, audio, cfg.fps, seed=cfg.seed, settings=settings)
+        path = checkpoint_path(m.checkpoint)
+        model, schedule = load_denoiser(path, device=device), load_scheduler(path).config
+        return sample_motion(
+            model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule
+        )
     style = ProceduralStyle(
         mouth=m.mouth,
         head=m.head * m.head_motion,

@@ -10,7 +10,7 @@ separate scales for audio and for context:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DPMSolverMultistepScheduler
+from diffusers.utils.torch_utils import randn_tensor
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.errors import CheckpointError
@@ -32,13 +33,16 @@ from avatarvid.motion.schema import (
     MOTION_LAYOUT,
     Motion,
 )
+from avatarvid.sampling.denoise import ModelFn, denoise
+from avatarvid.sampling.schedulers import solver_from_config
+from avatarvid.sampling.windows import chained_starts
 
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)
 _EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.startswith("blink")))
 
 
 @dataclass(frozen=True)
-class SamplerSettings:
+class MotionSampling:
     """How to sample: solver steps, guidance scales, and post-hoc amplitude controls."""
 
     steps: int = 10
@@ -49,20 +53,11 @@ class SamplerSettings:
     overlap: int = 10  # frames consecutive windows share, cross-faded
 
 
-def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
-    """First frame of each window: windows advance by window - overlap until they cover all."""
-    stride = window - overlap
-    if stride < 1:
-        raise ValueError(f"overlap {overlap} must be smaller than the window {window}")
-    starts = [0]
-    while starts[-1] + window < num_frames:
-        starts.append(starts[-1] + stride)
-    return starts
-
-
-def load_denoiser(path: str | Path = "motion", device: str = "cpu") -> MotionDenoiser:
+def load_denoiser(
+    path: str | Path = "motion", device: torch.device | str = "cpu"
+) -> MotionDenoiser:
     """The shipped (or a given) checkpoint directory, checked against the motion layout, on
-    `device`."""
+    `device` in eval mode. Its noise schedule: `load_scheduler(checkpoint_path(path))`."""
     path = checkpoint_path(path)
     if not (path / "config.json").is_file():
         raise CheckpointError(
@@ -74,17 +69,14 @@ def load_denoiser(path: str | Path = "motion", device: str = "cpu") -> MotionDen
         MOTION_LAYOUT.version
     ):
         raise CheckpointError(f"{path} was trained for another motion layout; retrain it")
-    return model.eval().to(device)
+    return model.to(device).eval()
 
 
-def make_scheduler(model: MotionDenoiser) -> DPMSolverMultistepScheduler:
-    """DPM-Solver++ on the schedule the model was trained with (x0 prediction)."""
-    return DPMSolverMultistepScheduler(
-        num_train_timesteps=model.config.num_train_timesteps,
-        beta_schedule=model.config.beta_schedule,
-        prediction_type="sample",
-        algorithm_type="dpmsolver++",
-        solver_order=2,
+def motion_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
+    """DPM-Solver++ (order 2) on the training schedule `schedule` (x0 prediction), with
+    DPM-Solver's own "linspace" timesteps: the setting the shipped checkpoint was measured at."""
+    return solver_from_config(
+        schedule, "dpm", algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="linspace"
     )
 
 
@@ -96,7 +88,7 @@ def guided_x0(
     audio: torch.Tensor,
     context: torch.Tensor,
     has_context: bool,
-    settings: SamplerSettings,
+    settings: MotionSampling,
 ) -> torch.Tensor:
     """One guided x0 prediction; runs only the condition combinations the scales need."""
     variants = [(True, has_context)]
@@ -107,7 +99,7 @@ def guided_x0(
     if need_no_audio:
         variants.append((False, False))
     b = len(variants)
-    flags = torch.tensor(variants)
+    flags = torch.tensor(variants, device=x.device)
     out = model(
         x.expand(b, -1, -1),
         t.expand(b),
@@ -128,6 +120,17 @@ def guided_x0(
     )
 
 
+def _conditioned(
+    model: MotionDenoiser,
+    audio: torch.Tensor,
+    context: torch.Tensor,
+    has_context: bool,
+    settings: MotionSampling,
+) -> ModelFn:
+    """The guided denoiser of one window, its conditions bound: what `denoise` calls."""
+    return lambda x, t: guided_x0(model, x, t.reshape(1), audio, context, has_context, settings)
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Windows are tiny (50 tokens), so intra-op threads only add synchronisation: on the
@@ -146,15 +149,23 @@ def sample_motion(
     audio: np.ndarray,
     fps: float,
     seed: int = 0,
-    settings: SamplerSettings | None = None,
+    settings: MotionSampling | None = None,
+    *,
+    schedule: Mapping,
 ) -> Motion:
-    """Motion for `audio` (mono float32 at ANALYSIS_RATE), one row per frame at `fps`."""
+    """Motion for `audio` (mono float32 at ANALYSIS_RATE), one row per frame at `fps`;
+    `schedule` is the model's training scheduler config (`load_scheduler(dir).config`)."""
     with _one_thread():
-        return _sample(model, audio, fps, seed, settings or SamplerSettings())
+        return _sample(model, audio, fps, seed, settings or MotionSampling(), schedule)
 
 
 def _sample(
-    model: MotionDenoiser, audio: np.ndarray, fps: float, seed: int, settings: SamplerSettings
+    model: MotionDenoiser,
+    audio: np.ndarray,
+    fps: float,
+    seed: int,
+    settings: MotionSampling,
+    schedule: Mapping,
 ) -> Motion:
     cfg = model.config
     n_out = num_video_frames(len(audio), ANALYSIS_RATE, fps)
@@ -163,25 +174,31 @@ def _sample(
     feats = frame_features(audio, cfg.fps, n)
     padded = np.concatenate([silence_features(k), feats, silence_features(w)])
     generator = torch.Generator().manual_seed(seed)
-    scheduler = make_scheduler(model)
-    out = torch.zeros(n, cfg.motion_dim)
+    scheduler = motion_solver(schedule)
+    device = model.device
+    out = torch.zeros(n, cfg.motion_dim, device=device)
     filled = 0
-    for start in window_starts(n, w, settings.overlap):
-        a = torch.from_numpy(padded[start : start + k + w])[None]
-        context = out[None, start - k : start] if start else torch.zeros(1, k, cfg.motion_dim)
+    for start in chained_starts(n, w, settings.overlap):
+        a = torch.from_numpy(padded[start : start + k + w])[None].to(device)
+        context = (
+            out[None, start - k : start]
+            if start
+            else torch.zeros(1, k, cfg.motion_dim, device=device)
+        )
         scheduler.set_timesteps(settings.steps)
-        x = torch.randn(1, w, cfg.motion_dim, generator=generator) * scheduler.init_noise_sigma
-        for t in scheduler.timesteps:
-            x0 = guided_x0(model, x, t.reshape(1), a, context, start > 0, settings)
-            x = scheduler.step(x0, t, x).prev_sample
+        shape = (1, w, cfg.motion_dim)
+        x = randn_tensor(shape, generator=generator, device=device) * scheduler.init_noise_sigma
+
+        model_fn = _conditioned(model, a, context, start > 0, settings)
+        x = denoise(model_fn, x, scheduler, scheduler.timesteps)
         stop = min(n, start + w)
         shared = max(0, filled - start)  # frames the previous window also made: cross-fade
-        fade = torch.arange(1, shared + 1, dtype=x.dtype)[:, None] / (shared + 1)
+        fade = torch.arange(1, shared + 1, dtype=x.dtype, device=device)[:, None] / (shared + 1)
         joint = slice(start, start + shared)
         out[joint] = (1 - fade) * out[joint] + fade * x[0, :shared]
         out[start + shared : stop] = x[0, shared : stop - start]
         filled = stop
-    values = model.denormalize(out).numpy()
+    values = model.denormalize(out).cpu().numpy()
     values[:, _HEAD] *= settings.head_motion
     values[:, _EXPRESSIVE] *= settings.expressiveness
     motion = Motion(values, cfg.fps)

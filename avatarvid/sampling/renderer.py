@@ -6,25 +6,37 @@ new frames continue them (temporal outpainting). Inside a chunk, windows of `win
 that overlap by `overlap` frames are denoised separately and their predictions averaged
 (MagicAnimate), so a chunk can be longer than what the network saw in training. Chunks are
 returned as they finish: memory is flat in video length.
+
+The noise schedule is the checkpoint's `scheduler_config.json`, including its `clip_sample`
+(True for the shipped renderer: diffusers' default, kept so outputs stay identical; the
+renderer issue re-measures it). Sampling swaps in the DDIM or DPM-Solver++ solver with
+"trailing" timesteps: with few steps the first one is t = T (strength 1 really starts from
+noise) and none is wasted at t = 0.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils.torch_utils import randn_tensor
 
 from avatarvid.models.renderer_unet import RendererUNet
+from avatarvid.sampling.denoise import Known, denoise, img2img_timesteps
+from avatarvid.sampling.schedulers import solver_from_config
+from avatarvid.sampling.windows import window_average
 
-SCHEDULERS = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
+RENDERER_SOLVERS = ("ddim", "dpm")
 
 
 @dataclass(frozen=True)
-class SamplerSettings:
-    steps: int = 4
-    strength: float = 0.5  # 0 returns the warped frames, 1 generates from pure noise
+class RendererSampling:
+    """How to sample the renderer; defaults equal `config.settings.DiffusionSettings`."""
+
+    steps: int = 2
+    strength: float = 1.0  # 0 returns the warped frames, 1 generates from pure noise
     guidance: float = 1.0  # classifier-free guidance scale on the conditions (1 = off)
     window: int = 8
     overlap: int = 2
@@ -34,7 +46,7 @@ class SamplerSettings:
     seed: int = 0
     # Independent samples averaged: their mean tends to the conditional mean, which is what
     # minimises the error to the truth; one sample also carries the unpredictable part.
-    samples: int = 1
+    samples: int = 4
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.samples < 1:
@@ -43,71 +55,39 @@ class SamplerSettings:
             raise ValueError("need 0 <= strength <= 1 and guidance >= 0")
         if not 0 <= self.overlap < self.window <= self.chunk or not 0 <= self.known < self.chunk:
             raise ValueError("need 0 <= overlap < window <= chunk and 0 <= known < chunk")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}")
+        if self.scheduler not in RENDERER_SOLVERS:
+            raise ValueError(f"scheduler must be one of {', '.join(RENDERER_SOLVERS)}")
 
 
-def make_scheduler(name: str, train_config: dict) -> SchedulerMixin:
-    """An inference scheduler sharing the training noise schedule (betas, prediction type).
-    "trailing" timesteps: with few steps the first one is t = T (strength 1 really starts from
-    noise) and none is wasted at t = 0."""
-    cls = SCHEDULERS[name]
-    keys = ("num_train_timesteps", "beta_schedule", "beta_start", "beta_end", "prediction_type")
-    kwargs = {k: train_config[k] for k in keys if k in train_config}
-    kwargs["timestep_spacing"] = "trailing"
-    if name == "dpm":
-        kwargs["algorithm_type"] = "dpmsolver++"
-    return cls(**kwargs)
+def renderer_solver(name: str, schedule: Mapping) -> SchedulerMixin:
+    """The `name` solver ("ddim" or "dpm") on the training schedule `schedule` (a scheduler
+    config), with trailing timesteps."""
+    extra = {"algorithm_type": "dpmsolver++"} if name == "dpm" else {}
+    return solver_from_config(schedule, name, timestep_spacing="trailing", **extra)
 
 
-def window_starts(length: int, window: int, overlap: int) -> list[int]:
-    """Starts of windows covering [0, length), the last one flush with the end."""
-    if length <= window:
-        return [0]
-    stride = window - overlap
-    starts = list(range(0, length - window + 1, stride))
-    if starts[-1] + window < length:
-        starts.append(length - window)
-    return starts
+def guided(
+    model: RendererUNet, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """Classifier-free guidance on the conditions (zeroed conditions = unconditional)."""
+    if scale == 1.0:
+        return model(x, t, cond)
+    n = len(x)
+    both = model(torch.cat([x, x]), t, torch.cat([cond, torch.zeros_like(cond)]))
+    return both[n:] + scale * (both[:n] - both[n:])
 
 
 class WindowSampler:
-    """Denoises (frames, 3, H, W) clips in [-1, 1] given per-frame conditions (frames, 15, H, W)."""
+    """Denoises (frames, 3, H, W) clips in [-1, 1] given per-frame conditions (frames, 15, H, W),
+    on the model's device; `schedule` is the training scheduler's config."""
 
-    def __init__(self, model: RendererUNet, train_scheduler_config: dict, s: SamplerSettings):
+    def __init__(self, model: RendererUNet, schedule: Mapping, s: RendererSampling):
         self.model = model
         self.s = s
-        self.train_config = dict(train_scheduler_config)
+        self.schedule = dict(schedule)
         self.reset()
 
-    def _timesteps(self, scheduler: SchedulerMixin) -> torch.Tensor:
-        scheduler.set_timesteps(self.s.steps)
-        run = min(max(1, round(self.s.steps * self.s.strength)), self.s.steps)
-        start = (self.s.steps - run) * scheduler.order
-        if hasattr(scheduler, "set_begin_index"):
-            scheduler.set_begin_index(start)
-        return scheduler.timesteps[start:]
-
     @torch.no_grad()
-    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Window-averaged, guided prediction for (samples, frames, 3, H, W) chunks."""
-        total = torch.zeros_like(x)
-        count = torch.zeros(x.shape[1], 1, 1, 1, dtype=x.dtype, device=x.device)
-        g, n = self.s.guidance, len(x)
-        for a in window_starts(x.shape[1], self.s.window, self.s.overlap):
-            xs, cs = (
-                x[:, a : a + self.s.window],
-                cond[a : a + self.s.window].expand(n, -1, -1, -1, -1),
-            )
-            if g == 1.0:
-                pred = self.model(xs, t, cs)
-            else:
-                both = self.model(torch.cat([xs, xs]), t, torch.cat([cs, torch.zeros_like(cs)]))
-                pred = both[n:] + g * (both[:n] - both[n:])
-            total[:, a : a + xs.shape[1]] += pred
-            count[a : a + xs.shape[1]] += 1
-        return total / count
-
     def sample_chunk(
         self,
         warped: torch.Tensor,
@@ -117,29 +97,34 @@ class WindowSampler:
     ) -> torch.Tensor:
         """Denoise one chunk of (F, 3, H, W) warped frames in [-1, 1]; the first len(known)
         output frames are the given known frames, exactly."""
+        device = self.model.device
+        warped, cond = warped.to(device), cond.to(device)
+        known = None if known is None else known.to(device)
         k = 0 if known is None else len(known)
         if self.s.strength == 0.0:
             out = warped.clone()
         else:
             scale = float(self.model.config.residual_scale)
-            scheduler = make_scheduler(self.s.scheduler, self.train_config)
-            timesteps = self._timesteps(scheduler)
+            scheduler = renderer_solver(self.s.scheduler, self.schedule)
+            timesteps = img2img_timesteps(scheduler, self.s.steps, self.s.strength)
             shape = (self.s.samples, *warped.shape)
-            noise = torch.randn(shape, generator=generator, dtype=warped.dtype)
+            noise = randn_tensor(shape, generator=generator, device=device, dtype=warped.dtype)
             # The sample is the residual to the warp; "the noised warp" is noised zero residual.
-            zero = torch.zeros(shape, dtype=warped.dtype)
             if self.s.strength >= 1.0:
                 x = noise * scheduler.init_noise_sigma
             else:
-                x = scheduler.add_noise(zero, noise, timesteps[:1])
-            known_r = (known - warped[:k]) * scale if k else None
-            for t in timesteps:
-                if k:
-                    x[:, :k] = scheduler.add_noise(
-                        known_r.expand_as(x[:, :k]), noise[:, :k], t.reshape(1)
-                    )
-                pred = self._predict(scheduler.scale_model_input(x, t), t, cond)
-                x = scheduler.step(pred, t, x).prev_sample
+                x = scheduler.add_noise(torch.zeros_like(noise), noise, timesteps[:1])
+            impose = None
+            if k:
+                residual = (known - warped[:k]) * scale
+                impose = Known(residual.expand_as(noise[:, :k]), noise[:, :k])
+
+            def net(xs: torch.Tensor, t: torch.Tensor, frames: slice) -> torch.Tensor:
+                cs = cond[frames].expand(len(xs), -1, -1, -1, -1)
+                return guided(self.model, xs, t, cs, self.s.guidance)
+
+            model_fn = window_average(net, self.s.window, self.s.overlap)
+            x = denoise(model_fn, x, scheduler, timesteps, impose)
             out = (warped + x.mean(0) / scale).clamp(-1, 1)
         if k:
             out[:k] = known
@@ -153,6 +138,7 @@ class WindowSampler:
     def next_chunk(self, warped: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Refines the next `len(warped)` new frames of the video, continuing the previous
         chunk: its last `known` outputs are prepended as known frames (and dropped again)."""
+        warped, cond = warped.to(self.model.device), cond.to(self.model.device)
         prev = self._prev
         k = 0 if prev is None else min(self.s.known, len(prev[0]))
         if k:

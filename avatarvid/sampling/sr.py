@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from diffusers import DDIMScheduler
+from diffusers.utils.torch_utils import randn_tensor
 
+from avatarvid.device import autocast
 from avatarvid.models.sr_net import SRNet, bicubic
+from avatarvid.sampling.denoise import denoise, img2img_timesteps
+from avatarvid.sampling.schedulers import solver_from_config
 
 INFERENCE_AUG = 0.02  # noise-conditioning level the diffusion variant samples with
 # Sampling starts from the bicubic image (a zero residual) noised to this fraction of the
@@ -15,7 +21,8 @@ START_STRENGTH = 0.05
 
 
 def make_scheduler(model: SRNet) -> DDIMScheduler:
-    """The noise schedule the diffusion variant is trained and sampled with (x0 prediction)."""
+    """The noise schedule the diffusion variant is trained on (x0 prediction, no clipping: the
+    sample is a residual in units of `residual_scale`); saved as its scheduler_config.json."""
     return DDIMScheduler(
         num_train_timesteps=model.config.num_train_timesteps,
         beta_schedule="squaredcos_cap_v2",
@@ -33,27 +40,42 @@ def super_resolve(
     mask: torch.Tensor | None = None,
     steps: int = 4,
     seed: int = 0,
+    schedule: Mapping | None = None,
 ) -> torch.Tensor:
-    """(N, 3, h, w) in [0, 1] -> (N, 3, s*h, s*w) in [0, 1].
+    """(N, 3, h, w) in [0, 1] -> (N, 3, s*h, s*w) in [0, 1], on the model's device.
 
-    The diffusion variant starts every frame of the window from the same noise image (seeded):
-    independent noise per frame would be new detail per frame, i.e. flicker. Like img2img, it
-    runs the last `steps` of a schedule spaced so that they span START_STRENGTH of it.
+    The diffusion variant needs `schedule`, the checkpoint's scheduler config
+    (`load_scheduler(dir).config`). It starts every frame of the window from the same noise
+    image (seeded): independent noise per frame would be new detail per frame, i.e. flicker.
+    Like img2img, it runs the last `steps` of a schedule spaced so that they span
+    START_STRENGTH of it.
     """
+    device = model.device
+    lr = lr.to(device)
     if not model.config.guided:
         guide = mask = None
+    guide = None if guide is None else guide.to(device)
+    mask = None if mask is None else mask.to(device)
     base = bicubic(lr, model.config.scale)
     if not model.config.diffusion:
-        return (base + model(lr, num_frames, guide, mask)).clamp(0, 1)
-    scheduler = make_scheduler(model)
-    scheduler.set_timesteps(max(steps, round(steps / START_STRENGTH)))
-    timesteps = scheduler.timesteps[-steps:]
+        with autocast(device):
+            residual = model(lr, num_frames, guide, mask)
+        return (base + residual.to(base.dtype)).clamp(0, 1)
+    if schedule is None:
+        raise ValueError("the diffusion SR variant needs its checkpoint's noise schedule")
+    scheduler = solver_from_config(schedule)
+    timesteps = img2img_timesteps(scheduler, round(steps / START_STRENGTH), START_STRENGTH)
     generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn((1, *base.shape[1:]), generator=generator).to(base)
+    shape = (1, *base.shape[1:])
+    noise = randn_tensor(shape, generator=generator, device=device, dtype=base.dtype)
     x = scheduler.add_noise(torch.zeros_like(base), noise.expand_as(base), timesteps[:1])
-    aug = torch.full((lr.shape[0],), INFERENCE_AUG, dtype=lr.dtype)
-    lr_aug = lr + INFERENCE_AUG * torch.randn(lr.shape, generator=generator).to(lr)
-    for t in timesteps:
-        x0 = model(lr_aug, num_frames, guide, mask, noisy=x, timestep=t[None], aug_level=aug)
-        x = scheduler.step(x0, t, x).prev_sample
+    aug = torch.full((lr.shape[0],), INFERENCE_AUG, dtype=lr.dtype, device=device)
+    lr_aug = lr + INFERENCE_AUG * randn_tensor(
+        lr.shape, generator=generator, device=device, dtype=lr.dtype
+    )
+
+    def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return model(lr_aug, num_frames, guide, mask, noisy=x, timestep=t[None], aug_level=aug)
+
+    x = denoise(model_fn, x, scheduler, timesteps)
     return (base + x / model.config.residual_scale).clamp(0, 1)

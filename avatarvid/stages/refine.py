@@ -5,11 +5,16 @@ Both have the same push/flush streaming interface, so the vlog loop has no branc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.config.settings import RenderSettings
 from avatarvid.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class PassThrough:
@@ -23,18 +28,21 @@ class PassThrough:
 
 
 def make_refiner(
-    cfg: RenderSettings, image: np.ndarray, landmarks: np.ndarray, device: str = "cpu"
+    cfg: RenderSettings,
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    device: torch.device | str = "cpu",
 ):
     """A PassThrough or a DiffusionRefiner (its model on `device`) for the (possibly shrunk)
     framed photo."""
     if cfg.renderer == "warp":
         return PassThrough()
-    from avatarvid.sampling.renderer import SamplerSettings
+    from avatarvid.sampling.renderer import RendererSampling
     from avatarvid.stages.refiner import DiffusionRefiner, load_renderer
 
     d = cfg.diffusion
     try:
-        settings = SamplerSettings(
+        settings = RendererSampling(
             steps=d.steps,
             strength=d.strength,
             guidance=d.guidance,
@@ -48,5 +56,5 @@ def make_refiner(
         )
     except ValueError as e:
         raise InputError(f"diffusion renderer settings: {e}") from None
-    model, scheduler = load_renderer(checkpoint_path(d.checkpoint), device=device)
-    return DiffusionRefiner(model, scheduler, settings, image, landmarks)
+    model, schedule = load_renderer(checkpoint_path(d.checkpoint), device=device)
+    return DiffusionRefiner(model, schedule, settings, image, landmarks, device=device)

@@ -7,7 +7,7 @@ full-resolution detail is kept and strength 0 returns the warp bit for bit.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -16,11 +16,10 @@ import torch
 
 from avatarvid.errors import InputError
 from avatarvid.models.renderer_unet import RendererUNet
-from avatarvid.sampling.renderer import SamplerSettings, WindowSampler
+from avatarvid.sampling.renderer import RendererSampling, WindowSampler
+from avatarvid.sampling.schedulers import SCHEDULER_FILE, load_scheduler
 from avatarvid.warp.controls import box_affine, crop, draw_controls, face_box
 from avatarvid.warp.normals import FaceNormals
-
-SCHEDULER_FILE = "scheduler_config.json"
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -43,17 +42,19 @@ def condition(
     return torch.cat([to_tensor(m) for m in maps], dim=1)
 
 
-def load_renderer(path: Path, device: str = "cpu") -> tuple[RendererUNet, dict]:
-    """The model (on `device`) and its training noise schedule, from a save_pretrained
-    directory."""
+def load_renderer(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[RendererUNet, Mapping]:
+    """The model (eval mode, on `device`) and its training noise schedule (scheduler config),
+    from a save_pretrained directory."""
     path = Path(path)
     if not (path / "config.json").is_file() or not (path / SCHEDULER_FILE).is_file():
         raise InputError(
             f"no diffusion renderer checkpoint in {path}; build one with "
             "scripts/build_renderer.sh or pass --renderer warp"
         )
-    model = RendererUNet.from_pretrained(path).eval().to(device)
-    return model, json.loads((path / SCHEDULER_FILE).read_text())
+    model = RendererUNet.from_pretrained(path).to(device).eval()
+    return model, load_scheduler(path).config
 
 
 class DiffusionRefiner:
@@ -62,15 +63,17 @@ class DiffusionRefiner:
     def __init__(
         self,
         model: RendererUNet,
-        scheduler_config: dict,
-        settings: SamplerSettings,
+        schedule: Mapping,
+        settings: RendererSampling,
         image: np.ndarray,
         landmarks: np.ndarray,
+        device: torch.device | str = "cpu",
     ):
+        """`schedule`: the model's training scheduler config (from `load_renderer`)."""
         self.size = int(model.config.sample_size)
         self.box = face_box(landmarks)
         self.settings = settings
-        self.sampler = WindowSampler(model, scheduler_config, settings)
+        self.sampler = WindowSampler(model.to(device), schedule, settings)
         self.reference = crop(image, self.box, self.size)
         self.mesh = FaceNormals(landmarks)
         self.reference_normals = self.mesh.vertex_normals(landmarks)
@@ -107,7 +110,7 @@ class DiffusionRefiner:
         normals, ref_normals = (np.stack(p) for p in zip(*pairs, strict=True))
         cond = condition(warped, maps, normals, ref_normals, self.reference)
         out = self.sampler.next_chunk(to_tensor(warped), cond)
-        change = (out.movedim(1, -1).numpy() + 1.0) * 127.5 - warped
+        change = (out.movedim(1, -1).cpu().numpy() + 1.0) * 127.5 - warped
         h, w = self.shape
         result = []
         for full, delta in zip(fulls, change, strict=True):

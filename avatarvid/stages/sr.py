@@ -3,10 +3,15 @@ so the default (`sr: none`) path starts without them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from avatarvid.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 SR_MODES = ("none", "bicubic", "fast", "diffusion")
 
@@ -24,7 +29,7 @@ class SRStage:
         scale: int,
         out_shape: tuple[int, int],
         steps: int = 4,
-        device: str = "cpu",
+        device: torch.device | str = "cpu",
     ):
         if mode not in SR_MODES:
             raise InputError(f"sr mode must be one of {', '.join(SR_MODES)}, got {mode!r}")
@@ -34,10 +39,15 @@ class SRStage:
         self.render_shape = (round(h / self.scale), round(w / self.scale))
         self._upscaler = None
         if mode != "none":
-            from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+            from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 
-            model = load_sr_model(mode, device=device) if mode in ("fast", "diffusion") else None
-            self._upscaler = VideoUpscaler(model, scale, steps=steps, device=device)
+            model = schedule = None
+            if mode in ("fast", "diffusion"):
+                model = load_sr_model(mode, device=device)
+                schedule = load_sr_schedule(mode) if mode == "diffusion" else None
+            self._upscaler = VideoUpscaler(
+                model, scale, steps=steps, schedule=schedule, device=device
+            )
 
     def shrink(self, image: np.ndarray) -> np.ndarray:
         """The full-resolution reference at the render resolution."""

@@ -12,6 +12,7 @@ Emitted frames pass, in order, through a motion-adaptive temporal hold (`tempora
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -21,21 +22,33 @@ import torch
 from avatarvid.assets import checkpoint_path
 from avatarvid.errors import CheckpointError, InputError
 from avatarvid.models.sr_net import SRNet
+from avatarvid.sampling.schedulers import load_scheduler
 from avatarvid.sampling.sr import super_resolve
 from avatarvid.stages.sr_temporal import StaticHold
 
 SCALES = (2, 4)
 
 
-def load_sr_model(variant: str, directory: Path | None = None, device: str = "cpu") -> SRNet:
+def _sr_path(variant: str, directory: Path | None) -> Path:
+    return checkpoint_path(f"sr/{variant}") if directory is None else Path(directory) / variant
+
+
+def load_sr_model(
+    variant: str, directory: Path | None = None, device: torch.device | str = "cpu"
+) -> SRNet:
     """The shipped `fast` or `diffusion` checkpoint (safetensors + config.json), in eval mode
     on `device`."""
-    path = checkpoint_path(f"sr/{variant}") if directory is None else Path(directory) / variant
+    path = _sr_path(variant, directory)
     if not (path / "config.json").is_file():
         raise CheckpointError(
             f"no SR checkpoint in {path}; rebuild it with scripts/build_sr_checkpoints.sh"
         )
-    return SRNet.from_pretrained(path).eval().to(device)
+    return SRNet.from_pretrained(path).to(device).eval()
+
+
+def load_sr_schedule(variant: str, directory: Path | None = None) -> Mapping:
+    """The checkpoint's noise schedule (scheduler config) the diffusion variant samples on."""
+    return load_scheduler(_sr_path(variant, directory)).config
 
 
 def stages_for(scale: int) -> int:
@@ -65,9 +78,13 @@ class VideoUpscaler:
         window: int = 16,
         steps: int = 4,
         seed: int = 0,
-        device: str = "cpu",
+        schedule: Mapping | None = None,
+        device: torch.device | str = "cpu",
     ):
+        """`schedule`: the diffusion variant's scheduler config (`load_sr_schedule`)."""
+        model = None if model is None else model.to(device)
         self.model, self.scale, self.stages = model, scale, stages_for(scale)
+        self.schedule = schedule
         # each x2 stage widens the reach by the net's radius
         self.context = 0 if model is None else self.stages * model.temporal_radius
         if window <= 2 * self.context:
@@ -129,7 +146,9 @@ class VideoUpscaler:
                     low = (size[0] // 2, size[1] // 2)
                     mask = torch.from_numpy(np.stack([_fit(m, low, cv2.INTER_AREA) for m in masks]))
                     mask = mask[:, None].float().to(x.device)
-            x = super_resolve(self.model, x, n, guide, mask, self.steps, self.seed + stage)
+            x = super_resolve(
+                self.model, x, n, guide, mask, self.steps, self.seed + stage, self.schedule
+            )
         return x.permute(0, 2, 3, 1).cpu().numpy() * 255.0
 
 

@@ -14,11 +14,12 @@ import time
 import numpy as np
 import torch
 
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 
 
 def fps(variant: str, scale: int, frames: int, steps: int) -> float:
-    up = VideoUpscaler(load_sr_model(variant), scale, steps=steps)
+    schedule = load_sr_schedule(variant) if variant == "diffusion" else None
+    up = VideoUpscaler(load_sr_model(variant), scale, steps=steps, schedule=schedule)
     rng = np.random.default_rng(0)
     side = 512 // scale
     inputs = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(frames)]

@@ -26,7 +26,7 @@ from avatarvid.assets import checkpoint_path
 from avatarvid.data.lighting import lambert
 from avatarvid.data.renderer_clips import ClipSet
 from avatarvid.evaluate.renderer import _scores, render_clips
-from avatarvid.sampling.renderer import SamplerSettings, make_scheduler
+from avatarvid.sampling.renderer import RendererSampling, renderer_solver
 from avatarvid.stages.refiner import condition, load_renderer, to_tensor
 from avatarvid.warp.normals import decode_normal_map
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"{s['psnr']:.2f} (mouth {s['mouth_psnr']:.2f})"
 
     print("warp", psnr(torch.zeros_like(warped)))
-    alphas = make_scheduler("ddim", sched_cfg).alphas_cumprod
+    alphas = renderer_solver("ddim", sched_cfg).alphas_cumprod
     gen = torch.Generator().manual_seed(0)
     for t in (999, 749, 499):
         a = alphas[t]
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.sample:
         parts = spec.split(":")
         steps, strength, samples, guidance, scheduler = parts + ["1.0", "ddim"][len(parts) - 3 :]
-        settings = SamplerSettings(
+        settings = RendererSampling(
             steps=int(steps),
             strength=float(strength),
             samples=int(samples),

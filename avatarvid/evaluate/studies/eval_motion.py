@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,10 @@ from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.perception.face_mesh import detect_reference_face
-from avatarvid.sampling.motion import (
-    SamplerSettings,
-    load_denoiser,
-    sample_motion,
-    window_starts,
-)
+from avatarvid.sampling.motion import MotionSampling, load_denoiser
+from avatarvid.sampling.motion import sample_motion as _sample_motion
+from avatarvid.sampling.schedulers import load_scheduler
+from avatarvid.sampling.windows import chained_starts
 
 MODULE = "avatarvid.evaluate.studies.eval_motion"  # rerun in a fresh process for peak RSS
 
@@ -71,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     clips = read_split(Path(args.data), args.split)[: args.max_clips]
     trained = load_denoiser(args.checkpoint)
-    settings = SamplerSettings(steps=args.steps, audio_guidance=args.audio_guidance)
+    sample_motion = partial(_sample_motion, schedule=load_scheduler(args.checkpoint).config)
+    settings = MotionSampling(steps=args.steps, audio_guidance=args.audio_guidance)
     if args.rss_seconds:
         sample_motion(trained, long_audio(clips, args.rss_seconds), 25.0, 0, settings)
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     report["sample_60s_wall_s"] = round(time.time() - t0, 2)
     report["sample_60s_cpu_s"] = round(time.process_time() - c0, 2)
     scale = np.array(trained.config.motion_std, np.float32)
-    starts = window_starts(motion.num_frames, trained.config.window, settings.overlap)
+    starts = chained_starts(motion.num_frames, trained.config.window, settings.overlap)
     seam, inside = seam_smoothness(motion.values, scale, starts, settings.overlap)
     report["seam_step"], report["inside_step"] = round(seam, 4), round(inside, 4)
     target = np.concatenate([c.motion for c in clips])[: len(motion.values)]

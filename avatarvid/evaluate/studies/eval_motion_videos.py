@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import wave
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ from avatarvid.media.audio import ANALYSIS_RATE
 from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import procedural_motion
 from avatarvid.motion.schema import Motion
-from avatarvid.sampling.motion import SamplerSettings, load_denoiser, sample_motion
+from avatarvid.sampling.motion import MotionSampling, load_denoiser
+from avatarvid.sampling.motion import sample_motion as _sample_motion
+from avatarvid.sampling.schedulers import load_scheduler
 
 METRICS = ("lipsync_corr", "lipsync_lag_frames", "phoneme_sync_corr", "phoneme_sync_lag_frames")
 
@@ -55,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     clips = [c for c in read_split(Path(args.data), "test") if len(c.audio) >= 16000 * 4.0]
     clips = clips[: args.clips]
     trained = load_denoiser(args.checkpoint)
+    sample_motion = partial(_sample_motion, schedule=load_scheduler(args.checkpoint).config)
     torch.manual_seed(0)
     untrained = MotionDenoiser.from_config(trained.config).eval()
-    settings = SamplerSettings()
+    settings = MotionSampling()
     sources = {
         "procedural": lambda c, s: procedural_motion(c.audio, ANALYSIS_RATE, c.fps, seed=s),
         "untrained": lambda c, s: sample_motion(untrained, c.audio, c.fps, s, settings),

@@ -32,7 +32,7 @@ from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.models.sr_net import SRNet
 from avatarvid.stages.sr_guide import ReferenceGuide
-from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model
+from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -145,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=["untrained", "fast", "diffusion"])
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    models = {}
+    models, schedules = {}, {}
     for variant in args.variants:
         model = load_sr_model("fast" if variant == "untrained" else variant, args.checkpoints)
         models[variant] = (
             SRNet.from_config(model.config).eval() if variant == "untrained" else model
         )
+        if variant == "diffusion":
+            schedules[variant] = load_sr_schedule(variant, args.checkpoints)
     results: dict = {"footage": {}, "faces": {}}
     truth = held_out_clip(args.frames)
     for scale in (2, 4):
@@ -160,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             "lanczos": scores(classic(low, scale, cv2.INTER_LANCZOS4), truth),
         }
         for name, model in models.items():
-            pred, fps = run_upscaler(VideoUpscaler(model, scale, steps=args.steps), low)
+            up = VideoUpscaler(model, scale, steps=args.steps, schedule=schedules.get(name))
+            pred, fps = run_upscaler(up, low)
             row[name] = {**scores(pred, truth), "fps": round(fps, 2)}
         results["footage"][f"x{scale}"] = row
         print(scale, json.dumps(row, indent=1), flush=True)
@@ -178,8 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, model in models.items():
             if name == "untrained":
                 continue
-            plain, _ = run_upscaler(VideoUpscaler(model, scale, steps=args.steps), low)
-            guided, _ = run_upscaler(VideoUpscaler(model, scale, steps=args.steps), low, guides)
+            schedule = schedules.get(name)
+            plain, _ = run_upscaler(
+                VideoUpscaler(model, scale, steps=args.steps, schedule=schedule), low
+            )
+            guided, _ = run_upscaler(
+                VideoUpscaler(model, scale, steps=args.steps, schedule=schedule), low, guides
+            )
             row[f"{name}_unguided"] = scores(plain, faces, masks)
             row[f"{name}_guided"] = scores(guided, faces, masks)
         results["faces"][f"x{scale}"] = row
