@@ -15,7 +15,7 @@ from conftest import EXAMPLES
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from avatarvid.assets import checkpoint_path
-from avatarvid.config.settings import DiffusionSettings, MotionSettings
+from avatarvid.config.settings import MotionSettings, RefinerSettings
 from avatarvid.errors import CheckpointError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.models.attention import attention, attention_backend
@@ -155,7 +155,7 @@ def test_denoise_reimposes_known_frames_before_every_step():
 
 
 def test_sampler_defaults_equal_the_configuration_defaults():
-    diffusion, renderer = DiffusionSettings(), RendererSampling()
+    diffusion, renderer = RefinerSettings(), RendererSampling()
     for name in ("steps", "strength", "guidance", "samples", "window", "overlap", "known",
                  "chunk", "scheduler"):  # fmt: skip
         assert getattr(renderer, name) == getattr(diffusion, name), name

@@ -62,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output_root is not None and not args.output_root.is_dir():
         raise InputError(f"output root {args.output_root} does not exist; create it first")
     if args.device is not None:  # before any job runs; under Ray the nodes have the devices
-        from avatarvid.config.settings import DEVICES
+        from avatarvid.device import DEVICE_CHOICES
         from avatarvid.pipelines.control import model_device
 
-        if args.device not in DEVICES:
-            raise InputError(f"--device {args.device!r} is not one of {', '.join(DEVICES)}")
+        if args.device not in DEVICE_CHOICES:
+            raise InputError(
+                f"--device {args.device!r} is not one of {', '.join(DEVICE_CHOICES)}"
+            )
         if not args.ray:
             model_device(args.device, needs_model=False)
     jobs = load_jobs(args.jobs, args.output_root, args.device)

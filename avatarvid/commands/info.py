@@ -36,6 +36,9 @@ def run(_: argparse.Namespace) -> int:
         f"{'device':24s} {device} (what --device auto picks; {os.cpu_count()} CPU cores, "
         f"{torch.get_num_threads()} torch threads)"
     )
+    from avatarvid.models.attention import attention_backend
+
+    print(f"{'attention':24s} {attention_backend(device)} (xformers on CUDA when installed)")
     print(f"{'presets':24s} {', '.join(preset_names())}")
     found = shipped_checkpoints()
     print(f"{'checkpoints':24s} {', '.join(found) or 'none'} ({checkpoints_dir()})")

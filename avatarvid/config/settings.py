@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-Device = Literal["auto", "cpu", "cuda", "mps"]
+from avatarvid.device import DeviceName
+
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -74,7 +74,7 @@ class EncodeSettings(_Settings):
 class RenderSettings(EncodeSettings):
     """What vlog and animate share: the device, the seed, the renderer and SR after the warp."""
 
-    device: Device = "auto"  # where the networks run; "auto" = CUDA, else MPS, else CPU
+    device: DeviceName = "auto"  # where the networks run; "auto" = CUDA, else MPS, else CPU
     seed: int = 0
     renderer: Literal["warp", "diffusion"] = "warp"
     diffusion: RefinerSettings = RefinerSettings()
@@ -106,7 +106,7 @@ ANIMATE_PRESET_KEYS = ("diffusion", "sr")
 class UpscaleConfig(EncodeSettings):
     """`avatarvid upscale`: the SR cascade over any video (no preset)."""
 
-    device: Device = "auto"
+    device: DeviceName = "auto"
     scale: int = 2  # 2 or 4 (two x2 stages)
     sr: Literal["fast", "diffusion"] = "fast"  # one-pass or few-step model
     steps: int = Field(4, ge=1, le=50)  # diffusion steps

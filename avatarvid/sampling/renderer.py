@@ -33,7 +33,7 @@ RENDERER_SOLVERS = ("ddim", "dpm")
 
 @dataclass(frozen=True)
 class RendererSampling:
-    """How to sample the renderer; defaults equal `config.settings.DiffusionSettings`."""
+    """How to sample the renderer; defaults equal `config.settings.RefinerSettings`."""
 
     steps: int = 2
     strength: float = 1.0  # 0 returns the warped frames, 1 generates from pure noise
