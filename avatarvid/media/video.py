@@ -25,6 +25,7 @@ from av.video.reformatter import (
 )
 
 from avatarvid.errors import InputError
+from avatarvid.media.partials import partial_path, remove_stale_partials
 
 X264_PRESETS = (
     "ultrafast",
@@ -92,7 +93,8 @@ class VideoWriter:
         self._audio_pos = 0
         self._frames_written = 0
         self._reformatter = VideoReformatter()
-        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.mp4")
+        remove_stale_partials(self.path.parent)
+        self._tmp = partial_path(self.path, ".mp4")
         try:
             self._container: av.container.OutputContainer | None = av.open(
                 str(self._tmp), "w", format="mp4", container_options={"movflags": "+faststart"}

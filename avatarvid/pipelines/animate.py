@@ -101,7 +101,7 @@ def check_request(req: AnimateRequest) -> None:
     if req.x264_preset not in X264_PRESETS:
         raise InputError(f"x264 preset {req.x264_preset!r} is not one of {', '.join(X264_PRESETS)}")
     inputs = {"image": req.image, "driving video": req.drive, "audio": req.audio}
-    check_job_paths(inputs, req.output, (req.motion_out,))
+    check_job_paths(inputs, req.output, {"motion output": req.motion_out})
 
 
 def settings(req: AnimateRequest) -> VlogConfig:

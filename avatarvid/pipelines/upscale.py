@@ -17,6 +17,7 @@ from avatarvid.errors import InputError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
+from avatarvid.pipelines.paths import check_job_paths
 from avatarvid.stages.sr_guide import ReferenceGuide
 from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, stages_for
 
@@ -40,10 +41,7 @@ def upscale_video(req: UpscaleRequest, progress: bool = True) -> int:
     stages_for(req.scale)
     if req.sr not in ("fast", "diffusion"):
         raise InputError(f"--sr must be fast or diffusion, got {req.sr!r}")
-    if Path(req.output).suffix.lower() != ".mp4":
-        raise InputError(f"output {req.output} must end in .mp4")
-    if not Path(req.output).resolve().parent.is_dir():
-        raise InputError(f"output directory {Path(req.output).resolve().parent} does not exist")
+    check_job_paths({"video": req.video, "reference": req.reference}, req.output)
     reader = VideoReader(req.video)
     width, height = reader.width * req.scale, reader.height * req.scale
     if max(width, height) > MAX_OUTPUT_SIDE:
