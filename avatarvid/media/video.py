@@ -258,6 +258,17 @@ def _discard(container: av.container.OutputContainer, tmp: Path) -> None:
     tmp.unlink(missing_ok=True)
 
 
+def _check_opens(path: Path) -> None:
+    """Opens `path` with PyAV first: it fails quietly on a file decord would refuse only after
+    printing FFmpeg's log lines (with its build paths) to the terminal."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path} has no video stream; pass a video file")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        raise InputError(f"cannot read video {path}; re-encode it as H.264 mp4") from None
+
+
 class VideoReader:
     """Decode a video to RGB frames with decord, a bounded batch at a time."""
 
@@ -265,6 +276,7 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"video {self.path} not found; check the path")
+        _check_opens(self.path)
         try:
             # decord asserts (AssertionError) on zero frames and raises DECORDError otherwise;
             # its messages carry C++ source paths, so they stay in the chained traceback only.

@@ -50,8 +50,8 @@ def upscale_video(req: UpscaleRequest, progress: bool = True) -> int:
             f"{width}x{height}, above the {MAX_OUTPUT_SIDE} px limit; use a smaller scale"
         )
     guide = None
-    if req.reference is not None:
-        guide = ReferenceGuide(load_image(req.reference))  # NoFaceError before any output
+    if req.reference is not None:  # NoFaceError before any output
+        guide = ReferenceGuide(load_image(req.reference), source=req.reference)
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
     upscaler = VideoUpscaler(load_sr_model(req.sr), req.scale, steps=req.steps)
     # libx264 needs even sides; an odd input at x2 / x4 is always even.

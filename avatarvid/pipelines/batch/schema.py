@@ -1,10 +1,11 @@
 """The job file: YAML (`defaults` + `jobs`, or a bare list) or JSONL (one job per line).
 
 Everything is validated before anything renders and every problem is reported at once, as
-`jobs[i].field: message`. Relative paths resolve against the job file's folder (outputs against
---output-root when given, and may not leave it). A job's `image` / `audio` may be a list or a
-glob (likewise an animate job's `drive`); the job expands to one job per pair and `output`
-must then name them with `{image}` / `{audio}` / `{drive}` (file stems) or `{index}`.
+`jobs[i].field: message`. Relative inputs resolve against the job file's folder, outputs against
+--output-root (default: the job file's folder), which they may not leave. A job's `image` /
+`audio` may be a list or a glob (likewise an animate job's `drive`); the job expands to one job
+per pair and `output` must then name them with `{image}` / `{audio}` / `{drive}` (file stems)
+or `{index}`.
 
 Job kinds form a discriminated union on `kind` (default `vlog`): JOB_MODELS maps each kind to
 its pydantic model, worker.EXECUTORS maps it to the function that renders it; a new kind is
@@ -121,7 +122,9 @@ def load_jobs(path: Path, output_root: Path | None = None) -> list[Job]:
     if not path.is_file():
         raise InputError(f"job file {path} does not exist")
     base = path.resolve().parent
-    root = output_root.resolve() if output_root is not None else None
+    # Without --output-root, outputs stay inside the job file's folder: a job file from
+    # someone else cannot write over arbitrary files of the user running it.
+    root = (output_root or base).resolve()
     entries, errors = _read_entries(path)
     jobs: list[Job] = []
     for i, entry in enumerate(entries):
@@ -201,7 +204,7 @@ def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
     return entries, errors
 
 
-def _expand(entry: dict, base: Path, root: Path | None) -> list[Job]:
+def _expand(entry: dict, base: Path, root: Path) -> list[Job]:
     kind = entry.get("kind", "vlog")
     model = JOB_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
@@ -261,7 +264,7 @@ def _pairs(
     extra_inputs: dict[str, str | None],
     settings: dict[str, Any],
     base: Path,
-    root: Path | None,
+    root: Path,
     errors: list[str],
 ) -> list[Job]:
     """One Job per (image, `second` input) pair, with outputs named by the template."""
@@ -293,9 +296,11 @@ def _pairs(
     jobs = []
     for n, (image, other) in enumerate(product(images, others)):
         name = job.output.format(**{"image": image.stem, second: other.stem, "index": n})
-        output = _resolve(name, root or base)
-        if root is not None and not output.is_relative_to(root):
-            raise _JobErrors([f"output: {name} is outside the output root {root}"])
+        output = _resolve(name, root)
+        if not output.is_relative_to(root):
+            raise _JobErrors(
+                [f"output: {name} is outside the output root {root}; pass --output-root"]
+            )
         if len(output.name) + TEMP_NAME_EXTRA > NAME_MAX:
             raise _JobErrors([f"output: file name {output.name[:40]}... is too long"])
         files = {"image": image, second: other, **extra}
@@ -307,7 +312,7 @@ def _pairs(
             if path is not None and not path.is_file()
         ]
         spec = {**{k: None if v is None else str(v) for k, v in files.items()}, **settings}
-        key = str(output.relative_to(root)) if root is not None else name
+        key = str(output.relative_to(root))
         jobs.append(Job(key, job.kind, output, spec, "; ".join(missing) or None))
     return jobs
 
