@@ -317,27 +317,77 @@ def test_hostile_job_files_are_refused_quickly(work, tmp_path):
     assert _snapshot(work) == before
 
 
-def test_sigterm_stops_vlog_cleanly_and_stale_partials_are_removed(work, tmp_path):
-    stale = tmp_path / ".old.mp4.partial-4194303.mp4"  # above Linux's pid_max: never alive
-    stale.write_bytes(b"left by a killed run")
-    out = tmp_path / "t.mp4"
+def _long_inputs(work: Path, folder: Path) -> dict[str, Path]:
+    """16 s of speech and a 10 s video, long enough to be stopped mid-render."""
     samples, rate = read_wav(work / "line.wav")
-    long_audio = write_wav(tmp_path.parent / "long.wav", np.tile(samples, 8), rate)
+    audio = write_wav(folder / "long.wav", np.tile(samples, 8), rate)
+    from avatarvid.media.image import load_image
+    from avatarvid.media.video import VideoWriter
+
+    face = load_image(work / "me.png")[40:296:2, 120:376:2]  # the astronaut's head, 128 px
+    video = folder / "drive.mp4"
+    with VideoWriter(video, 25, 128, 128) as w:
+        for i in range(250):
+            w.write(np.roll(face, (i % 10) - 5, axis=1))
+    jobs = folder / "jobs.yaml"
+    jobs.write_text(
+        f"defaults: {{image: {work / 'me.png'}, motion: {{generator: procedural}}}}\n"
+        f"jobs:\n  - {{audio: [{audio}, {audio}], output: 'out/{{index}}.mp4'}}\n"
+    )
+    return {"audio": audio, "video": video, "jobs": jobs}
+
+
+SIGTERM_COMMANDS = {
+    "vlog": lambda w, i, out: [
+        "vlog",
+        "--image",
+        str(w / "me.png"),
+        "--audio",
+        str(i["audio"]),
+        "-o",
+        str(out / "t.mp4"),
+        "--motion",
+        "procedural",
+    ],
+    "animate": lambda w, i, out: [
+        "animate",
+        "--image",
+        str(w / "me.png"),
+        "--drive",
+        str(i["video"]),
+        "-o",
+        str(out / "t.mp4"),
+        "--mode",
+        "face",
+    ],
+    "upscale": lambda w, i, out: ["upscale", "--video", str(i["video"]), "-o", str(out / "t.mp4")],
+    "batch": lambda w, i, out: [
+        "batch",
+        str(i["jobs"]),
+        "--output-root",
+        str(out),
+        "--workers",
+        "1",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SIGTERM_COMMANDS))
+def test_sigterm_stops_cleanly_and_stale_partials_are_removed(command, work, tmp_path):
+    inputs = _long_inputs(work, tmp_path)
+    out = tmp_path / "out"
+    (out / "out").mkdir(parents=True)
+    # Where the command writes: batch into out/out (its outputs are named out/N.mp4).
+    folder = out / "out" if command == "batch" else out
+    stale = folder / ".old.mp4.partial-4194303.mp4"  # above Linux's pid_max: never alive
+    stale.write_bytes(b"left by a killed run")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "avatarvid.cli",
-            "vlog",
-            "--image",
-            str(work / "me.png"),
-            "--audio",
-            str(long_audio),
-            "-o",
-            str(out),
+            *SIGTERM_COMMANDS[command](work, inputs, out),
             "-q",
-            "--motion",
-            "procedural",
         ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
@@ -346,14 +396,17 @@ def test_sigterm_stops_vlog_cleanly_and_stale_partials_are_removed(work, tmp_pat
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
     deadline = time.monotonic() + 180
-    while not list(tmp_path.glob(".t.mp4.partial-*")) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not [
+        p for p in out.rglob(".*.partial-*.mp4") if p != stale
+    ]:
         if proc.poll() is not None:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, "vlog finished before it could be stopped"
-    assert not stale.exists()
+    found = sorted(str(p) for p in out.rglob(".*.partial-*.mp4"))
+    assert proc.poll() is None, f"{command} finished before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143
     assert err.strip().splitlines() == ["avatarvid: stopped by SIGTERM"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert left == [], (left, found)
