@@ -14,6 +14,7 @@ one entry in each (plus its expansion in `_expand`).
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -125,6 +126,7 @@ def load_jobs(path: Path, output_root: Path | None = None) -> list[Job]:
     # Without --output-root, outputs stay inside the job file's folder: a job file from
     # someone else cannot write over arbitrary files of the user running it.
     root = (output_root or base).resolve()
+    _preset.cache_clear()  # presets may have changed since the last validation
     entries, errors = _read_entries(path)
     jobs: list[Job] = []
     for i, entry in enumerate(entries):
@@ -229,13 +231,19 @@ def _pydantic_message(err: dict) -> str:
     return f"{loc or 'options'}: {err['msg']}"
 
 
+@functools.lru_cache(maxsize=64)
+def _preset(path: Path) -> dict[str, Any]:
+    """A preset file's settings, read once per validation of a job file (not once per job)."""
+    return load_yaml(path, "preset") or {}
+
+
 def _vlog_settings(job: VlogJob, base: Path, errors: list[str]) -> dict[str, Any]:
     """The preset with the job's options on top, validated as a whole VlogConfig."""
     try:
         name = job.preset
         if name.endswith((".yaml", ".yml")):
             name = str(_resolve(name, base))
-        preset = load_yaml(preset_path(name), "preset") or {}
+        preset = _preset(preset_path(name))
         config = VlogConfig.model_validate(
             {"encoder_threads": BATCH_ENCODER_THREADS, **preset, **(job.model_extra or {})}
         )
