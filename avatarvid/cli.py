@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import warnings
 
 from avatarvid import __version__
@@ -24,6 +27,19 @@ from avatarvid.commands import (
 from avatarvid.errors import AvatarvidError
 
 COMMANDS = (vlog, animate, batch, upscale, ui, evaluate, bench, study, data, train, info)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so every cleanup an interrupt runs runs too (temp
+    files removed, batch workers stopped)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame) -> None:
+    raise Terminated(signum)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -47,11 +63,33 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="avatarvid: %(levelname)s: %(message)s")
     warnings.showwarning = _one_line_warning
+    with _signals_as_interrupts():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """SIGTERM and SIGHUP stop a run like Ctrl-C while it lasts (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except AvatarvidError as e:
         print(f"avatarvid: error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:
+        print(f"avatarvid: stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("avatarvid: interrupted", file=sys.stderr)
         return 130

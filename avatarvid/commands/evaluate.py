@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from avatarvid.errors import InputError
-
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -25,16 +23,22 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avatarvid.evaluate.report import evaluate_talking_video
+    from avatarvid.pipelines.paths import (
+        check_distinct,
+        check_input_file,
+        check_output_file,
+        write_atomic,
+    )
 
-    for label, path in (
-        ("video", args.video),
-        ("reference", args.reference),
-        ("audio", args.audio),
-    ):
-        if path is not None and not path.is_file():
-            raise InputError(f"{label} file {path} does not exist")
+    inputs = {"video": args.video, "reference": args.reference, "audio": args.audio}
+    for label, path in inputs.items():
+        if path is not None:
+            check_input_file(label, path)
+    if args.json is not None:
+        check_output_file("--json", args.json)
+        check_distinct(inputs, {"--json": args.json})
     report = evaluate_talking_video(args.video, args.reference, args.audio)
     print(report.format_table())
     if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        write_atomic(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
     return 0

@@ -160,7 +160,8 @@ def evaluate_talking_video(
     """Measure a talking video; lip sync uses `audio_path` if given, else the video's audio."""
     info = probe(video_path)
     reference = load_image(reference_path)
-    reference_crop = aligned_face_crop(reference, detect_reference_face(reference).landmarks)
+    face = detect_reference_face(reference, source=reference_path)
+    reference_crop = aligned_face_crop(reference, face.landmarks)
 
     reader = VideoReader(video_path)
     series = _FrameSeries(reference_crop)

@@ -25,6 +25,7 @@ from av.video.reformatter import (
 )
 
 from avatarvid.errors import InputError, existing_file
+from avatarvid.media.partials import partial_path, remove_stale_partials
 from avatarvid.media.streams import open_best_stream
 
 X264_PRESETS = (
@@ -93,7 +94,8 @@ class VideoWriter:
         self._audio_pos = 0
         self._frames_written = 0
         self._reformatter = VideoReformatter()
-        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.mp4")
+        remove_stale_partials(self.path.parent)
+        self._tmp = partial_path(self.path, ".mp4")
         try:
             self._container: av.container.OutputContainer | None = av.open(
                 str(self._tmp), "w", format="mp4", container_options={"movflags": "+faststart"}
@@ -257,11 +259,23 @@ def _discard(container: av.container.OutputContainer, tmp: Path) -> None:
     tmp.unlink(missing_ok=True)
 
 
+def _check_opens(path: Path) -> None:
+    """Opens `path` with PyAV first: it fails quietly on a file decord would refuse only after
+    printing FFmpeg's log lines (with its build paths) to the terminal."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path} has no video stream; pass a video file")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        raise InputError(f"cannot read video {path}; re-encode it as H.264 mp4") from None
+
+
 class VideoReader:
     """RGB frames of a video: decord for random access, PyAV for one long sequential pass."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = existing_file(path, "video")
+        _check_opens(self.path)
         try:
             # decord asserts (AssertionError) on zero frames and raises DECORDError otherwise;
             # its messages carry C++ source paths, so they stay in the chained traceback only.

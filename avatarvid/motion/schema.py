@@ -8,13 +8,16 @@ tracked videos, user edits) and consumers (rig, renderers, exporters) agree on i
 
 from __future__ import annotations
 
+import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from avatarvid.errors import InputError
+from avatarvid.media.partials import partial_path, remove_stale_partials
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class Motion:
         path = Path(path)
         if not path.parent.exists():
             raise InputError(f"output directory {path.parent} does not exist")
-        partial = path.with_name(f".{path.name}.partial")
+        remove_stale_partials(path.parent)
+        partial = partial_path(path)
         try:
             with open(partial, "wb") as f:
                 np.savez(
@@ -153,17 +157,22 @@ class Motion:
 
     @classmethod
     def load(cls, path: str | Path) -> Motion:
-        """Reads a motion .npz, checking the layout so a stale or foreign file fails clearly."""
+        """Reads a motion .npz, checking the layout so a stale or foreign file fails clearly, and
+        its sizes before decompressing, so a small hostile file cannot fill the memory."""
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"motion file {path} does not exist")
+            raise InputError(f"motion file {path} does not exist or is not a file")
+        if path.stat().st_size == 0:
+            raise InputError(f"motion file {path} is empty")
+        _check_npz_sizes(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 layout, version = str(z["layout"]), int(z["version"])
                 names = tuple(str(n) for n in z["names"])
-                values, fps = z["values"], float(z["fps"])
-        except (OSError, ValueError, KeyError) as e:
-            raise InputError(f"{path} is not an avatarvid motion file ({e})") from None
+                values, fps = z["values"], z["fps"]
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+            reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            raise InputError(f"{path} is not an avatarvid motion file ({reason})") from None
         if layout != MOTION_LAYOUT.name or version != MOTION_LAYOUT.version:
             raise InputError(
                 f"{path} has motion layout {layout} v{version}; this avatarvid reads "
@@ -171,9 +180,16 @@ class Motion:
             )
         if names != MOTION_LAYOUT.names or values.ndim != 2 or values.shape[1] != len(names):
             raise InputError(f"{path}: channel names or shape do not match the motion layout")
-        if not np.isfinite(values).all() or fps <= 0:
-            raise InputError(f"{path}: motion values must be finite and fps positive")
-        return cls(values, fps)
+        if values.dtype.kind not in "fiu" or fps.dtype.kind not in "fiu" or fps.size != 1:
+            raise InputError(f"{path}: motion values and fps must be numbers")
+        fps = float(fps.reshape(()))
+        if values.shape[0] == 0:
+            raise InputError(f"{path} holds no frames")
+        if not np.isfinite(values).all():
+            raise InputError(f"{path}: motion values must be finite")
+        if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+            raise InputError(f"{path}: fps is {fps:g}; it must be between {MIN_FPS} and {MAX_FPS}")
+        return cls(values.astype(np.float32), fps)
 
     def resampled(self, fps: float, num_frames: int) -> Motion:
         """Linear resampling in time, e.g. when a motion file is reused at another frame rate."""
@@ -181,3 +197,22 @@ class Motion:
         dst_t = np.arange(num_frames) / fps
         cols = [np.interp(dst_t, src_t, self.values[:, i]) for i in range(self.layout.dim)]
         return Motion(np.stack(cols, axis=1), fps)
+
+
+# Limits for motion files read from users: 64 MB unpacked is hours of motion at 60 fps.
+MAX_MOTION_BYTES = 64 * 2**20
+MIN_FPS, MAX_FPS = 1.0, 240.0
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuses archives whose members would unpack to more than MAX_MOTION_BYTES."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise InputError(f"{path} is not an avatarvid motion file (not an .npz archive)") from None
+    if total > MAX_MOTION_BYTES:
+        raise InputError(
+            f"{path} would unpack to {total / 2**20:.0f} MB; motion files are limited to "
+            f"{MAX_MOTION_BYTES // 2**20} MB"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -142,16 +143,20 @@ def _mesh_around(
     return Face.from_landmarks(apply_affine(found[0].landmarks, invert_affine(affine)))
 
 
-def detect_reference_face(rgb: np.ndarray, face_index: int | None = None) -> Face:
+def detect_reference_face(
+    rgb: np.ndarray, face_index: int | None = None, source: str | Path | None = None
+) -> Face:
     """The face to animate: the largest one, or the `face_index`-th largest when given.
 
-    Raises NoFaceError without a face and InputError for a bad index; warns (naming
-    --face-index) when several faces were found and none was chosen.
+    Raises NoFaceError (naming `source`, the file the image came from) without a face and
+    InputError for a bad index; warns (naming --face-index) when several faces were found and
+    none was chosen.
     """
     faces = find_faces(rgb)
     if not faces:
+        where = f"{source}: " if source is not None else ""
         raise NoFaceError(
-            "no face found in the image; use a photo where one face is clearly visible"
+            f"{where}no face found in the image; use a photo where one face is clearly visible"
         )
     if face_index is not None:
         if not 0 <= face_index < len(faces):

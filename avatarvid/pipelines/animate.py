@@ -78,7 +78,7 @@ def check_request(req: AnimateRequest) -> None:
     """Fail on missing inputs or output folders before any slow work starts (the settings
     were validated when AnimateConfig was made)."""
     inputs = {"image": req.image, "driving video": req.drive, "audio": req.audio}
-    check_job_paths(inputs, req.output, (req.motion_out,))
+    check_job_paths(inputs, req.output, {"motion output": req.motion_out})
 
 
 @dataclass

@@ -51,9 +51,7 @@ def upscale_video(
     """Writes the upscaled video to `req.output` (atomically; a cancelled or failed run leaves
     no file)."""
     cfg, timer = req.config, StageTimer()
-    if req.reference is not None and not Path(req.reference).is_file():
-        raise InputError(f"reference image {req.reference} does not exist")
-    check_job_paths({}, req.output)
+    check_job_paths({"video": req.video, "reference": req.reference}, req.output)
     reader = VideoReader(req.video)
     width, height = reader.width * cfg.scale, reader.height * cfg.scale
     if max(width, height) > MAX_OUTPUT_SIDE:
@@ -63,7 +61,7 @@ def upscale_video(
         )
     guide = None
     if req.reference is not None:
-        guide = ReferenceGuide(load_image(req.reference))  # NoFaceError before any output
+        guide = ReferenceGuide(load_image(req.reference), source=req.reference)  # NoFaceError
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
     with timer.stage("setup"):
         device = model_device(cfg.device, needs_model=True)

@@ -70,7 +70,7 @@ class Reference:
 def check_paths(req: VlogRequest) -> None:
     """Fail on missing inputs or output folders before any slow work starts."""
     inputs = {"image": req.image, "audio": req.audio, "motion": req.motion_in}
-    check_job_paths(inputs, req.output, (req.motion_out,))
+    check_job_paths(inputs, req.output, {"motion output": req.motion_out})
 
 
 def prepare_reference(image: np.ndarray, config: VlogConfig, face_index: int | None):

@@ -9,6 +9,8 @@ background, which would be wrong detail.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -24,9 +26,9 @@ _MASK_ERODE = 0.04  # of the face width: the hull edge is where warps are least 
 class ReferenceGuide:
     """Per-frame (guide, mask) at output resolution, or (None, None) without a face."""
 
-    def __init__(self, reference: np.ndarray):
+    def __init__(self, reference: np.ndarray, source: str | Path | None = None):
         self.reference = reference
-        self.reference_landmarks = detect_reference_face(reference).landmarks
+        self.reference_landmarks = detect_reference_face(reference, source=source).landmarks
         self._tracker = FaceMeshTracker(static_image_mode=False, max_faces=1)
         self._warper: FaceWarper | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -31,6 +32,15 @@ def default_workers(num_jobs: int) -> int:
     return max(1, min(usable_cores(), available // MEMORY_PER_WORKER, num_jobs))
 
 
+def _quiet_resource_tracker() -> None:
+    """A stop by signal terminates workers mid-task; multiprocessing's resource tracker then
+    unlinks the pool's semaphores itself and would print a warning after our one-line message.
+    Its process takes the -W options of ours, so this must run before the first queue exists."""
+    option = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if option not in sys.warnoptions:
+        sys.warnoptions.append(option)
+
+
 class LocalExecutor:
     """Runs worker.execute in `workers` spawned processes; stage progress comes back on a
     queue. A worker that dies (segfault, OOM kill) fails only the jobs it was running and
@@ -39,6 +49,7 @@ class LocalExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._ctx = mp.get_context("spawn")
+        _quiet_resource_tracker()
         self._progress = self._ctx.Queue()
         self._futures: dict[Future, Job] = {}
         self._pool = self._new_pool()

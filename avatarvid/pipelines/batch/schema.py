@@ -1,10 +1,11 @@
 """The job file: YAML (`defaults` + `jobs`, or a bare list) or JSONL (one job per line).
 
 Everything is validated before anything renders and every problem is reported at once, as
-`jobs[i].field: message`. Relative paths resolve against the job file's folder (outputs against
---output-root when given, and may not leave it). A job's `image` / `audio` may be a list or a
-glob (likewise an animate job's `drive`); the job expands to one job per pair and `output`
-must then name them with `{image}` / `{audio}` / `{drive}` (file stems) or `{index}`.
+`jobs[i].field: message`. Relative inputs resolve against the job file's folder, outputs against
+--output-root (default: the job file's folder), which they may not leave. A job's `image` /
+`audio` may be a list or a glob (likewise an animate job's `drive`); the job expands to one job
+per pair and `output` must then name them with `{image}` / `{audio}` / `{drive}` (file stems)
+or `{index}`.
 
 Job kinds form a discriminated union on `kind` (default `vlog`): JOB_MODELS maps each kind to
 its pydantic model, worker.EXECUTORS maps it to the function that renders it; a new kind is
@@ -22,15 +23,18 @@ from itertools import product
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from avatarvid.config.load import ALIASES, SettingsError, deep_merge, load_settings
 from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig, VlogConfig
 from avatarvid.errors import InputError
+from avatarvid.pipelines.paths import NAME_MAX, TEMP_NAME_EXTRA, same_file
+from avatarvid.safe_yaml import MAX_YAML_BYTES, load_yaml
 
 # Batch outputs pin x264's thread count so a job renders the same bytes on any worker.
 BATCH_ENCODER_THREADS = 2
+# A job file is a script, not a data set: these bound what validating it may cost.
+MAX_JOBS = 10_000
 
 
 class VlogJob(BaseModel):
@@ -114,7 +118,9 @@ def load_jobs(
     if not path.is_file():
         raise InputError(f"job file {path} does not exist")
     base = path.resolve().parent
-    root = output_root.resolve() if output_root is not None else None
+    # Without --output-root, outputs stay inside the job file's folder: a job file from
+    # someone else cannot write over arbitrary files of the user running it.
+    root = (output_root or base).resolve()
     entries, errors = _read_entries(path)
     jobs: list[Job] = []
     for i, entry in enumerate(entries):
@@ -127,6 +133,8 @@ def load_jobs(
         if job.output in seen:
             errors.append(f"{job.key}: duplicate output (also produced by an earlier job)")
         seen.setdefault(job.output, job.key)
+    if len(jobs) > MAX_JOBS:
+        errors.append(f"the jobs expand to {len(jobs)} outputs; at most {MAX_JOBS} per file")
     if not errors and not jobs:
         errors.append("no jobs")
     if errors:
@@ -142,25 +150,31 @@ class _JobErrors(Exception):
         self.messages = messages
 
 
+def _read_text(path: Path) -> str:
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise InputError(f"job file {path} is larger than {MAX_YAML_BYTES // 2**20} MB")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"job file {path} is not a text file (not UTF-8)") from None
+
+
 def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
     """Raw job mappings with `defaults` merged in, plus structural errors."""
-    text = path.read_text()
     errors: list[str] = []
     if path.suffix.lower() == ".jsonl":
         raw: list[Any] = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(_read_text(path).splitlines(), 1):
             if line.strip():
                 try:
                     raw.append(json.loads(line))
                 except json.JSONDecodeError as e:
                     raise InputError(f"job file {path} line {n} is not valid JSON: {e}") from None
+                except RecursionError:
+                    raise InputError(f"job file {path} line {n} is nested too deeply") from None
         defaults: Any = {}
     else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            first = str(e).replace("\n", " ")
-            raise InputError(f"job file {path} is not valid YAML: {first}") from None
+        data = load_yaml(path, "job file")
         if isinstance(data, list):
             data = {"jobs": data}
         if not isinstance(data, dict) or set(data) - {"defaults", "jobs"}:
@@ -171,6 +185,8 @@ def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
         raw, defaults = data.get("jobs") or [], data.get("defaults") or {}
         if not isinstance(raw, list):
             raise InputError(f"job file {path}: `jobs` must be a list")
+    if len(raw) > MAX_JOBS:
+        raise InputError(f"job file {path} has {len(raw)} jobs; at most {MAX_JOBS} per file")
     if not isinstance(defaults, dict):
         errors.append("defaults: must be a mapping of job fields")
         defaults = {}
@@ -184,11 +200,14 @@ def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
     return entries, errors
 
 
-def _expand(entry: dict, base: Path, root: Path | None, device: str | None) -> list[Job]:
+def _expand(entry: dict, base: Path, root: Path, device: str | None) -> list[Job]:
     kind = entry.get("kind", "vlog")
     model = JOB_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise _JobErrors([f"kind: unknown kind {kind!r}; choose one of {', '.join(JOB_MODELS)}"])
+        shown = repr(kind) if isinstance(kind, str | int | float | None) else type(kind).__name__
+        raise _JobErrors(
+            [f"kind: unknown kind {shown[:40]}; choose one of {', '.join(JOB_MODELS)}"]
+        )
     try:
         job = model.model_validate(entry)
     except ValidationError as e:
@@ -243,14 +262,20 @@ def _pairs(
     extra_inputs: dict[str, str | None],
     settings: dict[str, Any],
     base: Path,
-    root: Path | None,
+    root: Path,
     errors: list[str],
 ) -> list[Job]:
     """One Job per (image, `second` input) pair, with outputs named by the template."""
     images = _inputs(job.image, base, "image", errors)
     others = _inputs(getattr(job, second), base, second, errors)
     allowed = ("image", second, "index")
-    fields = {name for _, name, _, _ in string.Formatter().parse(job.output) if name is not None}
+    try:
+        parsed = [p for p in string.Formatter().parse(job.output) if p[1] is not None]
+    except ValueError as e:
+        raise _JobErrors([f"output: bad template ({e})"]) from None
+    if any(spec or conversion for _, _, spec, conversion in parsed):
+        raise _JobErrors(["output: placeholders take no format spec or conversion"])
+    fields = {name for _, name, _, _ in parsed}
     if fields - set(allowed):
         errors.append(
             f"output: unknown placeholder(s) {sorted(fields - set(allowed))}; "
@@ -269,17 +294,23 @@ def _pairs(
     jobs = []
     for n, (image, other) in enumerate(product(images, others)):
         name = job.output.format(**{"image": image.stem, second: other.stem, "index": n})
-        output = _resolve(name, root or base)
-        if root is not None and not output.is_relative_to(root):
-            raise _JobErrors([f"output: {name} is outside the output root {root}"])
+        output = _resolve(name, root)
+        if not output.is_relative_to(root):
+            raise _JobErrors(
+                [f"output: {name} is outside the output root {root}; pass --output-root"]
+            )
+        if len(output.name) + TEMP_NAME_EXTRA > NAME_MAX:
+            raise _JobErrors([f"output: file name {output.name[:40]}... is too long"])
         files = {"image": image, second: other, **extra}
+        if any(p is not None and same_file(output, p) for p in files.values()):
+            raise _JobErrors([f"output: {name} is one of the job's own input files"])
         missing = [
             f"{label} file {path} does not exist"
             for label, path in files.items()
             if path is not None and not path.is_file()
         ]
         spec = {**{k: None if v is None else str(v) for k, v in files.items()}, **settings}
-        key = str(output.relative_to(root)) if root is not None else name
+        key = str(output.relative_to(root))
         jobs.append(Job(key, job.kind, output, spec, "; ".join(missing) or None))
     return jobs
 
