@@ -309,3 +309,35 @@ def test_vlog_renders_small_and_upscales_to_size(tmp_path, astronaut_path, mode)
     assert main([*argv, "--preset", "fast", "--size", "128", "--sr", mode, "-q"]) == 0
     info = probe(out)
     assert (info.width, info.height, info.num_frames) == (128, 128, 25)
+
+
+def _upscale_all(upscaler: VideoUpscaler, frames: list[np.ndarray]) -> np.ndarray:
+    return np.stack([o for f in frames for o in upscaler.push(f)] + upscaler.flush())
+
+
+@pytest.mark.parametrize(("variant", "scale"), [("fast", 2), ("fast", 4), ("diffusion", 2)])
+def test_tiles_and_short_windows_give_the_same_frames(astronaut, variant, scale):
+    """A 3 MB budget forces spatial tiles (and, for the one-pass net, shorter windows): the
+    result must not change (tiles overlap by more than the receptive field; the diffusion
+    variant's noise is cropped from the whole frame's)."""
+    frames = [
+        cv2.resize(np.roll(astronaut, 4 * i, axis=1), (120, 100), interpolation=cv2.INTER_AREA)
+        for i in range(7)
+    ]
+    model = load_sr_model(variant)
+    schedule = load_sr_schedule(variant) if variant == "diffusion" else None
+    window = 4 if variant == "diffusion" else 16  # its noise is per window: keep them equal
+    whole = VideoUpscaler(model, scale, window=window, schedule=schedule)
+    tiled = VideoUpscaler(model, scale, window=window, schedule=schedule, max_memory_mb=3)
+    a, b = _upscale_all(whole, frames), _upscale_all(tiled, frames)
+    assert a.shape == (7, 100 * scale, 120 * scale, 3)
+    assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 1e-4
+
+
+def test_large_frames_get_short_windows_within_the_memory_budget():
+    upscaler = VideoUpscaler(load_sr_model("fast"), 4)
+    upscaler.push(np.zeros((576, 768, 3), np.uint8))  # x4 -> 3072x2304
+    assert 2 * upscaler.context + 2 <= upscaler.window < 16
+    small = VideoUpscaler(load_sr_model("fast"), 2)
+    small.push(np.zeros((128, 128, 3), np.uint8))
+    assert small.window == 16

@@ -8,7 +8,13 @@ from pathlib import Path
 from avatarvid.commands.options import ProgressBar, add_device, overrides
 
 # argparse dest -> the settings field it overrides (config/settings.py: UpscaleConfig)
-FLAGS = {"device": "device", "scale": "scale", "sr": "sr", "steps": "steps"}
+FLAGS = {
+    "device": "device",
+    "scale": "scale",
+    "sr": "sr",
+    "steps": "steps",
+    "max_memory": "max_memory",
+}
 
 
 def register(sub) -> None:
@@ -28,6 +34,13 @@ def register(sub) -> None:
         "--sr", choices=["fast", "diffusion"], help="one-pass (fast, default) or few-step model"
     )
     p.add_argument("--steps", type=int, help="diffusion steps (--sr diffusion; default 4)")
+    p.add_argument(
+        "--max-memory",
+        type=int,
+        metavar="MB",
+        help="working memory of the SR network (default 900): large frames are upscaled in "
+        "shorter windows and spatial tiles, with the same result",
+    )
     add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -10,11 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from avatarvid.device import DeviceName
 
+# Working memory of the SR cascade (stages/upscaler.py), beyond the ~0.5 GB of libraries.
+SR_MAX_MEMORY_MB = 900
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are refused by name ("--fps: Input should be a finite number"), not
+    # reported as out of range or passed on to the renderer.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class MotionSettings(_Settings):
@@ -75,7 +79,7 @@ class RenderSettings(EncodeSettings):
     """What vlog and animate share: the device, the seed, the renderer and SR after the warp."""
 
     device: DeviceName = "auto"  # where the networks run; "auto" = CUDA, else MPS, else CPU
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # the range numpy's and torch's generators take
     renderer: Literal["warp", "diffusion"] = "warp"
     diffusion: RefinerSettings = RefinerSettings()
     sr: SRSettings = SRSettings()
@@ -111,6 +115,8 @@ class UpscaleConfig(EncodeSettings):
     sr: Literal["fast", "diffusion"] = "fast"  # one-pass or few-step model
     steps: int = Field(4, ge=1, le=50)  # diffusion steps
     crf: int = Field(18, ge=0, le=51)
+    # MB of working memory for the SR network: windows and tiles are sized to stay within it
+    max_memory: int = Field(SR_MAX_MEMORY_MB, ge=128, le=1 << 20)
 
     @field_validator("scale")
     @classmethod

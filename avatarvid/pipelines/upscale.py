@@ -72,6 +72,7 @@ def upscale_video(
             steps=cfg.steps,
             schedule=schedule,
             device=device,
+            max_memory_mb=cfg.max_memory,
         )
     # libx264 needs even sides; an odd input at x2 / x4 is always even.
     writer = VideoWriter(

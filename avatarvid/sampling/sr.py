@@ -31,6 +31,19 @@ def make_scheduler(model: SRNet) -> DDIMScheduler:
     )
 
 
+def sr_noise(
+    seed: int, lr_shape: torch.Size, scale: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The diffusion variant's noise for a window of low-res frames `lr_shape` (N, 3, h, w): one
+    image shared by every frame (1, 3, s*h, s*w) and the conditioning augmentation (N, 3, h, w)."""
+    n, c, h, w = lr_shape
+    generator = torch.Generator().manual_seed(seed)
+    image = randn_tensor(
+        (1, c, h * scale, w * scale), generator=generator, device=device, dtype=dtype
+    )
+    return image, randn_tensor(tuple(lr_shape), generator=generator, device=device, dtype=dtype)
+
+
 @torch.inference_mode()
 def super_resolve(
     model: SRNet,
@@ -41,6 +54,7 @@ def super_resolve(
     steps: int = 4,
     seed: int = 0,
     schedule: Mapping | None = None,
+    noise: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """(N, 3, h, w) in [0, 1] -> (N, 3, s*h, s*w) in [0, 1], on the model's device.
 
@@ -48,7 +62,8 @@ def super_resolve(
     (`load_scheduler(dir).config`). It starts every frame of the window from the same noise
     image (seeded): independent noise per frame would be new detail per frame, i.e. flicker.
     Like img2img, it runs the last `steps` of a schedule spaced so that they span
-    START_STRENGTH of it.
+    START_STRENGTH of it. `noise` (from `sr_noise`, cropped) lets a tile of a larger frame
+    draw exactly the noise the whole frame would.
     """
     device = model.device
     lr = lr.to(device)
@@ -65,14 +80,10 @@ def super_resolve(
         raise ValueError("the diffusion SR variant needs its checkpoint's noise schedule")
     scheduler = solver_from_config(schedule)
     timesteps = img2img_timesteps(scheduler, round(steps / START_STRENGTH), START_STRENGTH)
-    generator = torch.Generator().manual_seed(seed)
-    shape = (1, *base.shape[1:])
-    noise = randn_tensor(shape, generator=generator, device=device, dtype=base.dtype)
-    x = scheduler.add_noise(torch.zeros_like(base), noise.expand_as(base), timesteps[:1])
+    image_noise, lr_noise = noise or sr_noise(seed, lr.shape, model.config.scale, device, lr.dtype)
+    x = scheduler.add_noise(torch.zeros_like(base), image_noise.expand_as(base), timesteps[:1])
     aug = torch.full((lr.shape[0],), INFERENCE_AUG, dtype=lr.dtype, device=device)
-    lr_aug = lr + INFERENCE_AUG * randn_tensor(
-        lr.shape, generator=generator, device=device, dtype=lr.dtype
-    )
+    lr_aug = lr + INFERENCE_AUG * lr_noise
 
     def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return model(lr_aug, num_frames, guide, mask, noisy=x, timestep=t[None], aug_level=aug)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from avatarvid.errors import InputError
+from avatarvid.safe_yaml import load_yaml
 
 
 def _existing_dir(path: Path) -> Path:
@@ -76,10 +76,7 @@ def load_train_config(path: Path, schema: type[Config]) -> Config:
     if not path.is_file():
         problem = "is a directory, not a YAML file" if path.is_dir() else "does not exist"
         raise InputError(f"training config {path} {problem}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise InputError(f"training config {path} is not valid YAML: {e}".splitlines()[0]) from None
+    data = load_yaml(path, "training config")
     if not isinstance(data, dict):
         raise InputError(f"training config {path} must be a mapping of settings")
     try:
