@@ -263,10 +263,10 @@ def _audio_only(path: Path) -> Path:
     ("case", "message"),
     [
         ("garbage", "cannot read video"),
-        ("empty", "cannot read video"),
+        ("empty", "has no video stream"),
         ("scale", "scale 3 is not supported"),
         ("huge", "above the 4096 px limit"),
-        ("missing", "not found"),
+        ("missing", "does not exist"),
         ("noface", "no face"),
     ],
 )
