@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from avatarvid.device import DeviceName
 
-# Working memory of the SR cascade (stages/upscaler.py), beyond the ~0.5 GB of libraries.
-SR_MAX_MEMORY_MB = 900
+# Working memory (MB) of the SR cascade (stages/upscaler.py), beyond the ~0.5 GB of libraries.
+# `upscale` meets any frame size; a talking-head render at <= 1024 px per stage keeps its 16-frame
+# windows untiled with the larger budget (x2 to 512 needs ~0.75 GB of activations).
+SR_MAX_MEMORY_MB = 700
+SR_STAGE_MEMORY_MB = 1200
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -47,6 +50,7 @@ class SRSettings(_Settings):
     mode: Literal["none", "bicubic", "fast", "diffusion"] = "none"
     scale: Literal[2, 4] = 2  # 4 = the 128 -> 256 -> 512 cascade of two x2 stages
     steps: int = Field(4, ge=1, le=50)  # diffusion steps
+    max_memory: int = Field(SR_STAGE_MEMORY_MB, ge=128, le=1 << 20)  # MB, see SR_MAX_MEMORY_MB
 
 
 class RefinerSettings(_Settings):

@@ -243,7 +243,9 @@ def render_animate(
         motion.save(req.motion_out)
     height, width = full.image.shape[:2]
     with timer.stage("setup"):
-        sr = SRStage(cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps, device)
+        sr = SRStage(
+            cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps, device, cfg.sr.max_memory
+        )
         ref = full.shrunk(sr)
         render = _BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref)
         refiner = make_refiner(cfg, ref.image, ref.face, device=device)

@@ -180,7 +180,9 @@ class VlogFrames:
         self.height, self.width = reference.framed.shape[:2]
         with self.timer.stage("render"):
             sr = cfg.sr
-            self.sr = SRStage(sr.mode, sr.scale, (self.height, self.width), sr.steps, self.device)
+            self.sr = SRStage(
+                sr.mode, sr.scale, (self.height, self.width), sr.steps, self.device, sr.max_memory
+            )
             scaled = reference.landmarks / self.sr.scale
             self.warper = FaceWarper(self.sr.shrink(reference.framed), scaled)
             self.refiner = make_refiner(cfg, self.warper.image, scaled, device=self.device)

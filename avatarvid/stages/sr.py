@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from avatarvid.config.settings import SR_STAGE_MEMORY_MB
 from avatarvid.errors import InputError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class SRStage:
         out_shape: tuple[int, int],
         steps: int = 4,
         device: torch.device | str = "cpu",
+        max_memory_mb: int = SR_STAGE_MEMORY_MB,
     ):
         if mode not in SR_MODES:
             raise InputError(f"sr mode must be one of {', '.join(SR_MODES)}, got {mode!r}")
@@ -46,7 +48,12 @@ class SRStage:
                 model = load_sr_model(mode, device=device)
                 schedule = load_sr_schedule(mode) if mode == "diffusion" else None
             self._upscaler = VideoUpscaler(
-                model, scale, steps=steps, schedule=schedule, device=device
+                model,
+                scale,
+                steps=steps,
+                schedule=schedule,
+                device=device,
+                max_memory_mb=max_memory_mb,
             )
 
     def shrink(self, image: np.ndarray) -> np.ndarray:
