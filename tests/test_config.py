@@ -89,6 +89,7 @@ def test_upscale_settings_and_scale_message():
         "scale": 2,
         "sr": "fast",
         "steps": 4,
+        "max_memory": 700,
     }
     with pytest.raises(InputError, match=r"--scale: scale 3 is not supported; use 2 or 4"):
         load_settings(UpscaleConfig, None, {"scale": 3}, flags={"scale": "--scale"})
@@ -114,3 +115,17 @@ def test_batch_jobs_use_the_same_settings_and_deep_merge(tmp_path, capsys):
     assert (cfg["size"], cfg["sr"]["mode"], cfg["device"]) == (512, "bicubic", "cpu")
     assert main(["batch", str(jobs), "--check", "--device", "gpu"]) == 2
     assert "--device 'gpu' is not one of auto, cpu, cuda, mps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("values", "flags", "message"),
+    [
+        ({"fps": float("nan")}, {"fps": "--fps"}, r"--fps: Input should be a finite number"),
+        ({"fps": float("inf")}, {"fps": "--fps"}, r"--fps: Input should be a finite number"),
+        ({"seed": 2**40}, {"seed": "--seed"}, r"--seed: Input should be less than or equal to"),
+        ({"seed": -1}, {"seed": "--seed"}, r"--seed: Input should be greater than or equal to 0"),
+    ],
+)
+def test_nonsense_numbers_are_refused_by_the_flag_that_gave_them(values, flags, message):
+    with pytest.raises(InputError, match=message):
+        load_settings(VlogConfig, "default", values, flags=flags)
