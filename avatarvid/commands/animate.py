@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_settings(
         AnimateConfig, args.preset, values, flags=flags, preset_keys=ANIMATE_PRESET_KEYS
     )
-    bar = ProgressBar(args.quiet)
-    try:
+    with ProgressBar(args.quiet) as bar:
         result, mode = run_animate(
             args.image,
             args.drive,
@@ -93,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
             motion_out=args.motion_out,
             progress=bar,
         )
-    finally:
-        bar.close()
     if not args.quiet:
         print(f"wrote {result.path} ({mode} mode, {result.frames} frames, {result.fps:g} fps)")
     return 0

@@ -62,3 +62,9 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

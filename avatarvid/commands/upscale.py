@@ -53,11 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     values, flags = overrides(args, FLAGS)
     config = load_settings(UpscaleConfig, None, values, flags=flags)
-    bar = ProgressBar(args.quiet)
-    try:
+    with ProgressBar(args.quiet) as bar:
         result = run_upscale(args.video, args.output, config, args.reference, progress=bar)
-    finally:
-        bar.close()
     if not args.quiet:
         print(f"wrote {result.path} ({result.frames} frames, x{config.scale})")
     return 0

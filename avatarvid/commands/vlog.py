@@ -128,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     values, flags = overrides(args, FLAGS)
     config = load_settings(VlogConfig, args.preset, values, flags=flags)
-    bar = ProgressBar(args.quiet)
-    try:
+    with ProgressBar(args.quiet) as bar:
         result = run_vlog(
             args.image,
             args.audio,
@@ -140,8 +139,6 @@ def run(args: argparse.Namespace) -> int:
             motion_out=args.motion_out,
             progress=bar,
         )
-    finally:
-        bar.close()
     if not args.quiet:
         print(
             f"wrote {result.path} ({result.frames} frames, {result.fps:g} fps, "

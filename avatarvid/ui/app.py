@@ -95,22 +95,27 @@ def _talking_tab(ws: Workspace) -> tuple:
         label="Bundled example",
     )
     preset.change(preset_controls, preset, controls, queue=False, api_visibility="private")
-    for component in [image, audio, preset, *controls]:
-        component.change(
-            vlog_commands,
-            [image, audio, preset, *controls],
-            [cli, python],
-            queue=False,
-            api_visibility="private",
-        )
-    go.click(
-        make_vlog(ws),
+    _connect(
+        go,
         [image, audio, preset, *controls],
-        [video, status, cli, python],
-        api_name="vlog",
-        concurrency_id=RENDER_SLOT,
+        make_vlog(ws),
+        vlog_commands,
+        "vlog",
+        (video, status, cli, python),
     )
     return measure, (video, image, audio)
+
+
+def _connect(go, inputs: list, render, commands, api_name: str, outputs: tuple) -> None:
+    """A render tab's wiring: every input refreshes the equivalent CLI command and Python call
+    (not queued, not an API endpoint); the button renders in the one render slot and is the
+    named endpoint `api_name` for gradio_client."""
+    video, status, cli, python = outputs
+    for component in inputs:
+        component.change(commands, inputs, [cli, python], queue=False, api_visibility="private")
+    go.click(
+        render, inputs, [video, status, cli, python], api_name=api_name, concurrency_id=RENDER_SLOT
+    )
 
 
 def _animate_tab(ws: Workspace) -> None:
@@ -125,17 +130,13 @@ def _animate_tab(ws: Workspace) -> None:
             go = _buttons(ws, "animate")
         with gr.Column():
             video, status, cli, python = _result_area("animate")
-    inputs = [image, drive, size, seed, renderer, sr]
-    for component in inputs:
-        component.change(
-            animate_commands, inputs, [cli, python], queue=False, api_visibility="private"
-        )
-    go.click(
+    _connect(
+        go,
+        [image, drive, size, seed, renderer, sr],
         make_animate(ws),
-        inputs,
-        [video, status, cli, python],
-        api_name="animate",
-        concurrency_id=RENDER_SLOT,
+        animate_commands,
+        "animate",
+        (video, status, cli, python),
     )
 
 
@@ -149,17 +150,13 @@ def _upscale_tab(ws: Workspace) -> None:
             go = _buttons(ws, "upscale")
         with gr.Column():
             video, status, cli, python = _result_area("upscale")
-    inputs = [source, scale, reference, mode]
-    for component in inputs:
-        component.change(
-            upscale_commands, inputs, [cli, python], queue=False, api_visibility="private"
-        )
-    go.click(
+    _connect(
+        go,
+        [source, scale, reference, mode],
         make_upscale(ws),
-        inputs,
-        [video, status, cli, python],
-        api_name="upscale",
-        concurrency_id=RENDER_SLOT,
+        upscale_commands,
+        "upscale",
+        (video, status, cli, python),
     )
 
 

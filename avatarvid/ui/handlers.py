@@ -4,6 +4,7 @@ progress through gr.Progress and can be stopped by the Cancel button (jobs.Works
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ def summary(result, started: float) -> str:
     )
 
 
+def rendered(ws: Workspace, name: str, call, request, progress) -> tuple[str, str]:
+    """(path, summary) of `call(output, progress=..., cancel=...)` rendered into the app's
+    folder: stage progress goes to the page, the Cancel button stops it."""
+    started = time.perf_counter()
+    progress(0.0, desc="starting")
+    with ws.render_into(name) as output:
+        result = call(output, progress=progress_bridge(progress), cancel=ws.cancel_event(request))
+    return str(result.path), summary(result, started)
+
+
 def vlog_commands(image, audio, preset, *values) -> tuple[str, str]:
     try:
         return vlog_snippets(image, audio, preset, changed_controls(preset, values))
@@ -84,19 +95,8 @@ def make_vlog(ws: Workspace):
         values = (size, seed, head_motion, expressiveness, generator, renderer, sr)
         changed = changed_controls(preset, values)
         cli, python = vlog_snippets(image, audio, preset, changed)
-        started = time.perf_counter()
-        progress(0.0, desc="starting")
-        with ws.render_into(f"{Path(image).stem}-talking") as output:
-            result = avatarvid.vlog(
-                image,
-                audio,
-                output,
-                preset=preset,
-                progress=progress_bridge(progress),
-                cancel=ws.cancel_event(request),
-                **vlog_settings(changed),
-            )
-        return str(result.path), summary(result, started), cli, python
+        call = partial(avatarvid.vlog, image, audio, preset=preset, **vlog_settings(changed))
+        return (*rendered(ws, f"{Path(image).stem}-talking", call, request, progress), cli, python)
 
     return vlog
 
@@ -134,18 +134,8 @@ def make_animate(ws: Workspace):
         require(drive, "a driving video")
         settings = animate_settings(size, seed, renderer, sr)
         cli, python = animate_snippets(image, drive, settings)
-        started = time.perf_counter()
-        progress(0.0, desc="starting")
-        with ws.render_into(f"{Path(image).stem}-animated") as output:
-            result = avatarvid.animate(
-                image,
-                drive,
-                output,
-                progress=progress_bridge(progress),
-                cancel=ws.cancel_event(request),
-                **settings,
-            )
-        return str(result.path), summary(result, started), cli, python
+        call = partial(avatarvid.animate, image, drive, **settings)
+        return (*rendered(ws, f"{Path(image).stem}-animated", call, request, progress), cli, python)
 
     return animate
 
@@ -170,18 +160,14 @@ def make_upscale(ws: Workspace):
         """Any video -> x2 or x4 with the super-resolution models (mp4)."""
         require(video, "a video")
         cli, python = upscale_snippets(video, int(scale), reference, mode)
-        started = time.perf_counter()
-        progress(0.0, desc="starting")
-        with ws.render_into(f"{Path(video).stem}-x{int(scale)}") as output:
-            result = avatarvid.upscale(
-                video,
-                output,
-                int(scale),
-                reference or None,
-                progress=progress_bridge(progress),
-                cancel=ws.cancel_event(request),
-                sr={"mode": mode},
-            )
-        return str(result.path), summary(result, started), cli, python
+        call = partial(
+            avatarvid.upscale,
+            video,
+            scale=int(scale),
+            reference=reference or None,
+            sr={"mode": mode},
+        )
+        name = f"{Path(video).stem}-x{int(scale)}"
+        return (*rendered(ws, name, call, request, progress), cli, python)
 
     return upscale
