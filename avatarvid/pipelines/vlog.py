@@ -71,6 +71,8 @@ def check_paths(req: VlogRequest) -> None:
     """Fail on missing inputs or output folders before any slow work starts."""
     inputs = {"image": req.image, "audio": req.audio, "motion": req.motion_in}
     check_job_paths(inputs, req.output, {"motion output": req.motion_out})
+    if req.motion_in is not None:  # a bad motion file fails before perception, not after it
+        Motion.load(req.motion_in)
 
 
 def prepare_reference(image: np.ndarray, config: VlogConfig, face_index: int | None):
