@@ -372,8 +372,11 @@ SIGTERM_COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("command", sorted(SIGTERM_COMMANDS))
-def test_sigterm_stops_cleanly_and_stale_partials_are_removed(command, work, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [(c, signal.SIGTERM) for c in sorted(SIGTERM_COMMANDS)] + [("vlog", signal.SIGHUP)],
+)
+def test_signals_stop_cleanly_and_stale_partials_are_removed(command, signum, work, tmp_path):
     inputs = _long_inputs(work, tmp_path)
     out = tmp_path / "out"
     (out / "out").mkdir(parents=True)
@@ -404,9 +407,9 @@ def test_sigterm_stops_cleanly_and_stale_partials_are_removed(command, work, tmp
         time.sleep(0.05)
     found = sorted(str(p) for p in out.rglob(".*.partial-*.mp4"))
     assert proc.poll() is None, f"{command} finished before it could be stopped"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
-    assert err.strip().splitlines() == ["avatarvid: stopped by SIGTERM"]
+    assert proc.returncode == 128 + signum  # 143 for SIGTERM, 129 for SIGHUP
+    assert err.strip().splitlines() == [f"avatarvid: stopped by {signal.Signals(signum).name}"]
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert left == [], (left, found)
