@@ -413,3 +413,20 @@ def test_signals_stop_cleanly_and_stale_partials_are_removed(command, signum, wo
     assert err.strip().splitlines() == [f"avatarvid: stopped by {signal.Signals(signum).name}"]
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert left == [], (left, found)
+
+
+def test_only_this_machines_dead_partials_are_removed(tmp_path):
+    """A shared folder (a Ray cluster's file system) may hold another machine's live partials:
+    only this host's files of dead processes, and untagged old ones, are removed."""
+    from avatarvid.media.partials import _host, partial_path, remove_stale_partials
+
+    dead = 4194303  # above Linux's pid_max
+    mine_dead = tmp_path / f".a.mp4.partial-{_host()}-{dead}.mp4"
+    mine_alive = partial_path(tmp_path / "b.mp4", ".mp4")
+    other_host = tmp_path / f".c.mp4.partial-elsewhere-{dead}.mp4"
+    untagged = tmp_path / f".d.npz.partial-{dead}"
+    for path in (mine_dead, mine_alive, other_host, untagged):
+        path.write_bytes(b"x")
+    removed = remove_stale_partials(tmp_path)
+    assert sorted(removed) == sorted([mine_dead, untagged])
+    assert mine_alive.exists() and other_host.exists()

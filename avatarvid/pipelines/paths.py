@@ -9,9 +9,10 @@ from pathlib import Path
 from avatarvid.errors import InputError
 from avatarvid.media.partials import partial_path, remove_stale_partials
 
-# A file system's limit on one name; the hidden temporary name adds about 30 characters.
+# A file system's limit on one name. The longest temporary name an output gets is batch's
+# staged one, `..NAME.staged.mp4.partial-HOST-PID.mp4` (process ids up to 7 digits).
 NAME_MAX = 255
-TEMP_NAME_EXTRA = len(".partial-4194304.mp4") + 1
+TEMP_NAME_EXTRA = len(partial_path(Path("x.staged.mp4"), ".mp4").name) + 7 - len(str(os.getpid()))
 
 
 def check_input_file(label: str, path: Path) -> None:
