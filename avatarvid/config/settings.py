@@ -27,7 +27,8 @@ class _Settings(BaseModel):
 class MotionSettings(_Settings):
     """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
     designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
-    scale either generator's head and facial-expression amplitudes."""
+    scale either generator's head and facial-expression amplitudes; blinks_per_minute and
+    gaze_mode hold for both (the diffusion model's blinks are re-timed, motion/controls.py)."""
 
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
@@ -40,6 +41,7 @@ class MotionSettings(_Settings):
     blinks_per_minute: float = Field(17.0, ge=0.0, le=60.0)
     brows: float = Field(1.0, ge=0.0, le=3.0)
     gaze: float = Field(1.0, ge=0.0, le=2.0)
+    gaze_mode: Literal["camera", "free"] = "free"  # camera = held at the photo's gaze
 
 
 class SRSettings(_Settings):
