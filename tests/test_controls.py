@@ -87,3 +87,26 @@ def test_still_head_measured_on_the_video(tmp_path, astronaut_path, short_speech
     report = evaluate_talking_video(out, astronaut_path, short_speech)
     assert report.face_fraction == 1.0
     assert report.yaw_std_deg < 0.5
+
+
+def test_controls_reach_the_settings_from_flags_api_and_job_files(tmp_path, capsys):
+    from avatarvid.errors import InputError
+    from avatarvid.pipelines.batch.schema import load_jobs
+
+    argv = ["vlog", "--image", "x.png", "--audio", "x.wav", "-o", str(tmp_path / "o.mp4")]
+    assert main([*argv, "--blink-rate", "99"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "avatarvid: error: --blink-rate: Input should be less than or equal to 60"
+    motion = {"blinks_per_minute": 5, "gaze_mode": "camera"}
+    config = load_settings(VlogConfig, "default", {"motion": motion})
+    assert (config.motion.blinks_per_minute, config.motion.gaze_mode) == (5, "camera")
+    with pytest.raises(InputError, match=r"setting motion\.gaze_mode: Input should be"):
+        load_settings(VlogConfig, "default", {"motion": {"gaze_mode": "left"}})
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  - {image: a.png, audio: a.wav, output: a.mp4,"
+        " motion: {blinks_per_minute: 5, gaze_mode: camera}}\n"
+    )
+    (job,) = load_jobs(jobs, device="cpu")
+    assert job.spec["config"]["motion"]["gaze_mode"] == "camera"
+    assert job.spec["config"]["motion"]["blinks_per_minute"] == 5
