@@ -128,12 +128,17 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
         motion = sample_motion(
             model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule
         )
-        motion = retime_blinks(motion, m.blinks_per_minute, seed=cfg.seed)
+        if m.blinks_per_minute is not None:  # else the model's own blinks
+            motion = retime_blinks(motion, m.blinks_per_minute, seed=cfg.seed)
         return hold_gaze(motion, m.gaze_mode)
     style = ProceduralStyle(
         mouth=m.mouth,
         head=m.head * m.head_motion,
-        blinks_per_minute=m.blinks_per_minute,
+        blinks_per_minute=(
+            ProceduralStyle.blinks_per_minute
+            if m.blinks_per_minute is None
+            else m.blinks_per_minute
+        ),
         brows=m.brows * m.expressiveness,
         gaze=m.gaze,
     )
