@@ -69,6 +69,12 @@ def register(sub) -> None:
         "--expressiveness", type=float, help="scale of facial expressions, 0..2 (1 = as trained)"
     )
     m.add_argument("--head-motion", type=float, help="scale of head motion, 0..3 (1 = natural)")
+    m.add_argument("--blink-rate", type=float, help="blinks per minute, 0..60 (preset: 17)")
+    m.add_argument(
+        "--gaze",
+        choices=["camera", "free"],
+        help="camera = eyes held on the camera (the photo's gaze); free = as generated",
+    )
     p.add_argument(
         "--sr",
         choices=["none", "bicubic", "fast", "diffusion"],
@@ -117,6 +123,8 @@ FLAGS = {
     "motion_steps": "motion.steps",
     "expressiveness": "motion.expressiveness",
     "head_motion": "motion.head_motion",
+    "blink_rate": "motion.blinks_per_minute",
+    "gaze": "motion.gaze_mode",
     **{k: f"diffusion.{k}" for k in DIFFUSION_FLAGS},
 }
 

@@ -27,7 +27,9 @@ class _Settings(BaseModel):
 class MotionSettings(_Settings):
     """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
     designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
-    scale either generator's head and facial-expression amplitudes."""
+    scale either generator's head and facial-expression amplitudes; blinks_per_minute (when
+    set) and gaze_mode hold for both (the diffusion model's blinks are re-timed,
+    motion/controls.py)."""
 
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
@@ -37,9 +39,11 @@ class MotionSettings(_Settings):
     expressiveness: float = Field(1.0, ge=0.0, le=2.0)
     mouth: float = Field(1.0, ge=0.0, le=2.0)
     head: float = Field(1.0, ge=0.0, le=3.0)
-    blinks_per_minute: float = Field(17.0, ge=0.0, le=60.0)
+    # None: each generator's own rate (the diffusion model's as sampled, procedural 17/min)
+    blinks_per_minute: float | None = Field(None, ge=0.0, le=60.0)
     brows: float = Field(1.0, ge=0.0, le=3.0)
     gaze: float = Field(1.0, ge=0.0, le=2.0)
+    gaze_mode: Literal["camera", "free"] = "free"  # camera = held at the photo's gaze
 
 
 class SRSettings(_Settings):

@@ -28,7 +28,7 @@ from avatarvid.perception.smoothing import fill_gaps, one_euro
 ANALYSIS_SIDE = 640
 # One-Euro settings: pose in frame heights (fast limbs keep up), face motion in rig units.
 _POSE_FILTER = {"min_cutoff": 2.5, "beta": 15.0}
-_FACE_FILTER = {"min_cutoff": 2.0, "beta": 2.0}
+_FACE_FILTER = {"min_cutoff": 2.0, "beta": 10.0}
 
 
 @dataclass

@@ -29,6 +29,20 @@ _EYE_CORNERS = (ids.RIGHT_EYE_OUTER, ids.RIGHT_EYE_INNER, ids.LEFT_EYE_OUTER, id
 _ROT = MOTION_LAYOUT.indices(HEAD_ROTATION)
 _TX, _TY, _SCALE = (MOTION_LAYOUT.index(n) for n in ("head_tx", "head_ty", "head_scale"))
 _SHAPE = MOTION_LAYOUT.indices(EXPRESSIONS + GAZE)
+LID_CLOSING = 0.95  # fraction of the lid gap a blink of 1 closes
+# Inner lid points, upper and lower paired, of the eye each blink channel closes.
+_LIDS = (
+    (
+        _SHAPE.index(MOTION_LAYOUT.index("blink_l")),
+        ids.LEFT_EYE_UPPER[1:-1],
+        ids.LEFT_EYE_LOWER[1:-1],
+    ),
+    (
+        _SHAPE.index(MOTION_LAYOUT.index("blink_r")),
+        ids.RIGHT_EYE_UPPER[1:-1],
+        ids.RIGHT_EYE_LOWER[1:-1],
+    ),
+)
 
 
 def head_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -95,7 +109,7 @@ def _corner(c: np.ndarray, side: str, dx: float, dy: float) -> np.ndarray:
 
 def _blink(c: np.ndarray, upper: tuple, lower: tuple, iris: tuple, brow: tuple) -> np.ndarray:
     """Upper lid onto the lower lid; the iris squeezed down with it so nothing folds."""
-    moving = _pairs(upper[1:-1], lower[1:-1], c, 0.95)
+    moving = _pairs(upper[1:-1], lower[1:-1], c, LID_CLOSING)
     lid_y = np.interp(
         c[list(iris), 0],
         c[list(lower), 0][np.argsort(c[list(lower), 0])],
@@ -105,6 +119,11 @@ def _blink(c: np.ndarray, upper: tuple, lower: tuple, iris: tuple, brow: tuple) 
         moving[i] = np.array([0.0, 0.9 * (y - c[i, 1]), 0.0])
     pinned = tuple(lower) + (upper[0], upper[-1]) + tuple(brow)
     return _falloff(c, moving, pinned, sigma=0.12)
+
+
+def lid_gap(c: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> float:
+    """Mean vertical gap between paired lid points (canonical units: head-aligned)."""
+    return float(np.mean(c[list(lower), 1] - c[list(upper), 1]))
 
 
 def _iris_sets(c: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -184,6 +203,7 @@ class FaceRig:
         # as on the (956, K) design itself, ~100x cheaper per frame.
         q, self._fit_r = np.linalg.qr(self.basis[:, :, :2].reshape(len(self.basis), -1).T)
         self._fit_qt = q.T
+        self._open = [lid_gap(self.canonical, up, lo) for _, up, lo in _LIDS]
 
     def to_canonical(self, landmarks: np.ndarray) -> np.ndarray:
         return ((landmarks - self.origin) @ self.rotation) / self.iod
@@ -209,7 +229,9 @@ class FaceRig:
         """Residual (D,) whose landmarks best match `landmarks` (same image frame as the reference).
 
         Head pose by a similarity (Umeyama) fit on rigid points, then expression and gaze by
-        least squares within the layout's ranges.
+        least squares within the layout's ranges, with each blink pinned to how far its lid gap
+        closed: a least-squares blink read 0.37 on a rendered closed eye whose gap mediapipe
+        measured closed, because mediapipe's iris and lower lid do not follow the blink field.
         """
         q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
         rigid = list(ids.RIGID)
@@ -221,8 +243,11 @@ class FaceRig:
         out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
         unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
         delta = (unposed - self.canonical)[:, :2].reshape(-1)
-        low, high = MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE]
-        out[_SHAPE] = lsq_linear(
-            self._fit_r, self._fit_qt @ delta, bounds=(low, high), method="bvls"
-        ).x
+        low, high = MOTION_LAYOUT.low[_SHAPE].copy(), MOTION_LAYOUT.high[_SHAPE].copy()
+        for (k, up, lo), gap in zip(_LIDS, self._open, strict=True):
+            if gap > 0.02:  # an open eye in the reference: the lids' closing is measurable
+                closed = np.clip((1.0 - lid_gap(unposed, up, lo) / gap) / LID_CLOSING, 0, 1)
+                low[k], high[k] = closed - 1e-6, closed + 1e-6
+        shape = lsq_linear(self._fit_r, self._fit_qt @ delta, bounds=(low, high), method="bvls").x
+        out[_SHAPE] = np.clip(shape, MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE])
         return out.astype(np.float32)

@@ -21,6 +21,7 @@ from avatarvid.media.audio import ANALYSIS_RATE, iter_audio, load_audio
 from avatarvid.media.features import num_video_frames
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter
+from avatarvid.motion.controls import hold_gaze, retime_blinks
 from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
@@ -106,8 +107,8 @@ def perceive_reference(image_path: Path, config: VlogConfig, face_index: int | N
 
 
 def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Motion:
-    """Motion from a user's file (resampled to this video), the diffusion model or the
-    procedural baseline."""
+    """Motion from a user's file (resampled to this video, as the user made it), or from the
+    diffusion model or the procedural baseline with the user's blink rate and gaze applied."""
     cfg = req.config
     n = num_video_frames(len(audio), ANALYSIS_RATE, cfg.fps)
     if req.motion_in is not None:
@@ -126,17 +127,25 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
         )
         path = checkpoint_path(m.checkpoint)
         model, schedule = load_denoiser(path, device=device), load_scheduler(path).config
-        return sample_motion(
+        motion = sample_motion(
             model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule
         )
+        if m.blinks_per_minute is not None:  # else the model's own blinks
+            motion = retime_blinks(motion, m.blinks_per_minute, seed=cfg.seed)
+        return hold_gaze(motion, m.gaze_mode)
     style = ProceduralStyle(
         mouth=m.mouth,
         head=m.head * m.head_motion,
-        blinks_per_minute=m.blinks_per_minute,
+        blinks_per_minute=(
+            ProceduralStyle.blinks_per_minute
+            if m.blinks_per_minute is None
+            else m.blinks_per_minute
+        ),
         brows=m.brows * m.expressiveness,
         gaze=m.gaze,
     )
-    return procedural_motion(audio, ANALYSIS_RATE, cfg.fps, seed=cfg.seed, style=style)
+    motion = procedural_motion(audio, ANALYSIS_RATE, cfg.fps, seed=cfg.seed, style=style)
+    return hold_gaze(motion, m.gaze_mode)
 
 
 def needs_model(req: VlogRequest) -> bool:
