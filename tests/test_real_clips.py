@@ -154,3 +154,11 @@ def test_blinks_are_counted_where_the_lids_close(astronaut_landmarks):
     assert blink_onsets(landmarks, FPS).tolist() == [30, 70]
     stats = motion_stats([motion], [landmarks], FPS)
     assert stats["blinks_per_minute"] == 30.0 and stats["blink_interval_s"]["mean"] == 40 / FPS
+
+
+def test_unknown_hold_out_is_one_line(tmp_path, capsys):
+    (tmp_path / "anna.mp4").write_bytes(b"")
+    assert main(["data", "clips", "--source", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--hold-out", "bob"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"avatarvid: error: --hold-out bob: no such video stem in {tmp_path}\n"

@@ -90,5 +90,8 @@ def folder_sources(folder: Path, held_out: tuple[str, ...]) -> list[Source]:
     videos = sorted(folder.glob("*.mp4"))
     if not videos:
         raise InputError(f"no .mp4 videos in {folder}")
+    unknown = sorted(set(held_out) - {v.stem for v in videos})
+    if unknown:
+        raise InputError(f"--hold-out {', '.join(unknown)}: no such video stem in {folder}")
     return [Source(v, v.stem, HELD_OUT if v.stem in held_out else TRAIN,
                    "not stated (user folder)") for v in videos]
