@@ -56,12 +56,16 @@ def test_smoothing_fills_gaps_and_follows_steps():
 
 
 def test_driver_stream_matches_decord_frames(animate_data):
-    """The driver's one-pass PyAV stream (flat memory) decodes the same pixels as decord."""
+    """The driver's one-pass PyAV stream (flat memory) decodes the same frames as decord, up
+    to the rounding decord truncates (stream brighter by under a grey level) and its chroma
+    interpolated rather than repeated (which moves only pixels at colour edges)."""
     reader = VideoReader(animate_data[0] / "driver.mp4")
     streamed = list(reader.stream())
     assert len(streamed) == reader.num_frames == 30
     for a, b in zip(reader.frames(), streamed, strict=True):
-        np.testing.assert_array_equal(a, b)
+        diff = b.astype(np.int16) - a
+        assert np.percentile(np.abs(diff), 95) <= 1
+        assert 0.0 <= diff.mean() < 1.0
 
 
 def test_retargeting_keeps_reference_bone_lengths(faces):

@@ -82,7 +82,8 @@ def upscale_video(
     done, total = 0, reader.num_frames
     try:
         with writer:
-            for frame in reader.frames():
+            # PyAV with rounded colours: decord's truncation darkened every clip (issue 16)
+            for frame in reader.stream():
                 check_cancel(cancel)
                 with timer.stage("upscale"):
                     g = m = None
