@@ -26,8 +26,9 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def load_yaml(path: Path, what: str) -> Any:
-    """The parsed file, or one InputError naming `what` and the problem."""
+def read_text(path: Path, what: str) -> str:
+    """A user's text file (job file, preset, config), refused when over MAX_YAML_BYTES or not
+    UTF-8, with one InputError naming `what`."""
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_YAML_BYTES:
@@ -35,9 +36,14 @@ def load_yaml(path: Path, what: str) -> Any:
             f"{what} {path} is {size / 2**20:.1f} MB; the limit is {MAX_YAML_BYTES // 2**20} MB"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{what} {path} is not a text file (not UTF-8)") from None
+
+
+def load_yaml(path: Path, what: str) -> Any:
+    """The parsed file, or one InputError naming `what` and the problem."""
+    text = read_text(path, what)
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:

@@ -29,7 +29,7 @@ from avatarvid.config.load import ALIASES, SettingsError, deep_merge, load_setti
 from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig, VlogConfig
 from avatarvid.errors import InputError
 from avatarvid.pipelines.paths import NAME_MAX, TEMP_NAME_EXTRA, same_file
-from avatarvid.safe_yaml import MAX_YAML_BYTES, load_yaml
+from avatarvid.safe_yaml import load_yaml, read_text
 
 # Batch outputs pin x264's thread count so a job renders the same bytes on any worker.
 BATCH_ENCODER_THREADS = 2
@@ -150,21 +150,12 @@ class _JobErrors(Exception):
         self.messages = messages
 
 
-def _read_text(path: Path) -> str:
-    if path.stat().st_size > MAX_YAML_BYTES:
-        raise InputError(f"job file {path} is larger than {MAX_YAML_BYTES // 2**20} MB")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"job file {path} is not a text file (not UTF-8)") from None
-
-
 def _read_entries(path: Path) -> tuple[list[dict], list[str]]:
     """Raw job mappings with `defaults` merged in, plus structural errors."""
     errors: list[str] = []
     if path.suffix.lower() == ".jsonl":
         raw: list[Any] = []
-        for n, line in enumerate(_read_text(path).splitlines(), 1):
+        for n, line in enumerate(read_text(path, "job file").splitlines(), 1):
             if line.strip():
                 try:
                     raw.append(json.loads(line))
