@@ -20,6 +20,7 @@ STUDIES: dict[str, str] = {
     "eval_animate": "pose following (PCK) of `animate` on the synthetic or a real driver",
     "eval_motion": "held-out motion model scores: procedural vs untrained vs trained",
     "eval_motion_videos": "`avatarvid eval` lip sync of rendered held-out speech per motion source",
+    "eval_reenact": "`animate --mode face` transfer: eyes, mouth, brows, gaze vs the driver",
     "eval_sr": "held-out SR checkpoints: PSNR/SSIM/flicker on real footage, guided faces",
     "make_examples": "rebuild the bundled example photo and speech (espeak-ng)",
     "measure_renderer": "diffusion renderer vs warp on a real photo: eval metrics, seams, speed",
