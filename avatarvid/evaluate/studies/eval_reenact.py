@@ -38,6 +38,7 @@ from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
 CHANNELS = ("eye", "mouth", "brow", "gaze_x", "gaze_y")
+BLINK_RATIO = 0.7  # eyes below this x their median openness are closing (as count_blinks)
 EDGE = 0.1  # fraction of frames at each end whose median is the "neutral state"
 
 
@@ -63,13 +64,22 @@ def _edge_shift(x: np.ndarray) -> float:
     return float(np.nanmedian(x[-n:]) - np.nanmedian(x[:n]))
 
 
+def _open_eyes(eye: np.ndarray) -> np.ndarray:
+    """Frames whose eyes are open: not below BLINK_RATIO x the clip's median openness."""
+    return eye >= BLINK_RATIO * np.nanmedian(eye)
+
+
 def compare(driver: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Correlation, amplitude ratio and drift per channel (frames paired by index)."""
+    """Correlation, amplitude ratio and drift per channel (frames paired by index). Gaze is
+    scored on frames where both videos' eyes are open: a closed eye has no gaze, and
+    mediapipe's iris then follows the lids."""
     result = {}
+    n = min(len(driver["eye"]), len(out["eye"]))
+    open_eyes = _open_eyes(driver["eye"][:n]) & _open_eyes(out["eye"][:n])
     for name in CHANNELS:
-        d, o = driver[name], out[name]
-        n = min(len(d), len(o))
-        d, o = d[:n], o[:n]
+        d, o = driver[name][:n].copy(), out[name][:n].copy()
+        if name.startswith("gaze"):
+            d[~open_eyes], o[~open_eyes] = np.nan, np.nan
         d_std, o_std = float(np.nanstd(d)), float(np.nanstd(o))
         drift = (_edge_shift(o) - _edge_shift(d)) / max(d_std, 1e-9)
         result[name] = {
