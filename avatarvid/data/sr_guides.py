@@ -23,7 +23,7 @@ def reference_guides(
     when the reference shows no face; frames without a tracked face get an empty mask."""
     t, h, w = run.shape[:3]
     try:
-        guide = ReferenceGuide(reference)
+        guide = ReferenceGuide(reference, scale=scale)
     except NoFaceError:
         return None
     guides = np.zeros_like(run)

@@ -99,7 +99,7 @@ def scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) 
 
 def face_guides(reference: np.ndarray, low: np.ndarray, scale: int) -> tuple[list, np.ndarray]:
     """Per-frame (guide, mask) as `upscale --reference` makes them, and the masks stacked."""
-    with ReferenceGuide(reference) as guide:
+    with ReferenceGuide(reference, scale=scale) as guide:
         guides = [guide(f) for f in classic(low, scale, cv2.INTER_CUBIC)]
     shape = (low.shape[1] * scale, low.shape[2] * scale)
     masks = np.stack([m if m is not None else np.zeros(shape, np.float32) for _, m in guides])
