@@ -59,6 +59,7 @@ class ClipSampler:
         spans: dict[str, tuple[float, float]] | None = None,
         face_videos: tuple[str, ...] = (),
         real_guide_prob: float = 0.75,
+        video_prob: float = 0.6,
     ):
         """`spans`: file name -> (start, end) fractions of the video that may be used (the
         rest validates); `face_videos`: file names whose clips get real reference guides
@@ -80,12 +81,12 @@ class ClipSampler:
         if not self.images and not self.videos:
             raise InputError("no usable SR training images or videos (all missing or too small)")
         self.frames, self.patch, self.scale = frames, patch, scale
-        self.real_guide_prob = real_guide_prob
+        self.real_guide_prob, self.video_prob = real_guide_prob, video_prob
 
     def clip(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One (lr, hr, guide, mask) clip as uint8 / float32 arrays, (T, H, W, C) each."""
         rng = self.rng
-        use_video = self.videos and (not self.images or rng.random() < 0.6)
+        use_video = self.videos and (not self.images or rng.random() < self.video_prob)
         hr, guide, mask = self._video_clip() if use_video else (self._image_clip(), None, None)
         if rng.random() < 0.5:
             hr = hr[:, :, ::-1]

@@ -48,6 +48,7 @@ class DataSettings(BaseModel):
     spans: dict[str, tuple[float, float]] = {}
     face_videos: list[str] = []  # file names whose clips get real reference guides
     real_guide_prob: float = Field(0.75, ge=0, le=1)
+    video_prob: float = Field(0.6, ge=0, le=1)  # share of clips cut from videos (vs photos)
 
 
 class SRLoopSettings(LoopSettings):
@@ -97,6 +98,7 @@ class SRTask:
             spans=data.spans,
             face_videos=tuple(data.face_videos),
             real_guide_prob=data.real_guide_prob,
+            video_prob=data.video_prob,
         )
         self.model = SRNet(**cfg.model.model_dump(), diffusion=cfg.variant == "diffusion")
         if cfg.init_from is not None:
