@@ -1,6 +1,7 @@
 """Sampling: one denoise loop, window schedules, schedulers that travel with the weights,
 device plumbing and the attention function. The reference outputs were recorded with the
-shipped checkpoints before the loops were unified (commit 602c7f7); they must not move."""
+shipped checkpoints before the loops were unified (commit 602c7f7); they must not move. The SR
+entries were re-recorded for issue 16's weights after the old weights reproduced them exactly."""
 
 from __future__ import annotations
 

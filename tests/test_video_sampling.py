@@ -89,7 +89,8 @@ def test_sampler_holds_runs_from_the_whole_video(clip) -> None:
     (runs,) = sampler.videos
     np.testing.assert_array_equal(runs, sequential[expected])
     for _ in range(10):  # a video clip is RUN consecutive frames of one run, cropped
-        window = sampler._video_clip()
+        window, guide, mask = sampler._video_clip()
+        assert guide is None and mask is None  # no face video: synthetic guides only
         assert window.shape == (RUN, 32, 32, 3)
         assert any(_crop_of(window, run[t : t + RUN]) for run in runs for t in range(len(run)))
     lr, hr, guide, mask = sampler.clip()

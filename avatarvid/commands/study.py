@@ -22,6 +22,7 @@ STUDIES: dict[str, str] = {
     "eval_motion_videos": "`avatarvid eval` lip sync of rendered held-out speech per motion source",
     "eval_reenact": "`animate --mode face` transfer: eyes, mouth, brows, gaze vs the driver",
     "eval_sr": "held-out SR checkpoints: PSNR/SSIM/flicker on real footage, guided faces",
+    "eval_sr_heldout": "SR on held-out real clips via H.264: PSNR-Y/SSIM/luma/flicker, guidance",
     "make_examples": "rebuild the bundled example photo and speech (espeak-ng)",
     "measure_renderer": "diffusion renderer vs warp on a real photo: eval metrics, seams, speed",
     "measure_sr_vlog": "warp at full size vs warp at low size + SR for `vlog --size 512`",

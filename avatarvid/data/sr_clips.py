@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from avatarvid.data.degrade import Degradation
+from avatarvid.data.sr_guides import block_mean, run_guides
 from avatarvid.errors import InputError
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
@@ -55,27 +56,48 @@ class ClipSampler:
         scale: int,
         max_video_frames: int = 300,
         seed: int | np.random.Generator = 0,  # a Generator is used as is
+        spans: dict[str, tuple[float, float]] | None = None,
+        face_videos: tuple[str, ...] = (),
+        real_guide_prob: float = 0.75,
+        video_prob: float = 0.6,
     ):
+        """`spans`: file name -> (start, end) fractions of the video that may be used (the
+        rest validates); `face_videos`: file names whose clips get real reference guides
+        (`sr_guides.py`) with probability `real_guide_prob`."""
         if patch % scale:
             raise InputError(f"patch {patch} must be divisible by the scale {scale}")
         self.images = [im for im in (load_image(p) for p in images) if min(im.shape[:2]) > patch]
         self.rng = np.random.default_rng(seed)
-        self.videos = [_load_runs(p, max_video_frames, frames, self.rng) for p in videos]
-        self.videos = [v for v in self.videos if v is not None and min(v.shape[2:4]) > patch]
+        spans = spans or {}
+        loaded = [
+            (p, _load_runs(p, max_video_frames, frames, self.rng, spans.get(p.name, (0.0, 1.0))))
+            for p in videos
+        ]
+        loaded = [(p, v) for p, v in loaded if v is not None and min(v.shape[2:4]) > patch]
+        self.videos = [v for _, v in loaded]
+        self.guides = [
+            run_guides(v, scale, self.rng) if p.name in face_videos else None for p, v in loaded
+        ]
         if not self.images and not self.videos:
             raise InputError("no usable SR training images or videos (all missing or too small)")
         self.frames, self.patch, self.scale = frames, patch, scale
+        self.real_guide_prob, self.video_prob = real_guide_prob, video_prob
 
     def clip(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One (lr, hr, guide, mask) clip as uint8 / float32 arrays, (T, H, W, C) each."""
         rng = self.rng
-        use_video = self.videos and (not self.images or rng.random() < 0.5)
-        hr = self._video_clip() if use_video else self._image_clip()
+        use_video = self.videos and (not self.images or rng.random() < self.video_prob)
+        hr, guide, mask = self._video_clip() if use_video else (self._image_clip(), None, None)
         if rng.random() < 0.5:
             hr = hr[:, :, ::-1]
+            guide = None if guide is None else guide[:, :, ::-1]
+            mask = None if mask is None else mask[:, :, ::-1]
         hr = np.ascontiguousarray(hr)
         lr = Degradation.random(rng).apply(hr, self.scale, rng)
-        guide, mask = self._guide(hr)
+        if guide is None or mask is None:
+            guide, mask = self._guide(hr)
+        else:
+            guide, mask = np.ascontiguousarray(guide), block_mean(mask, self.scale)
         return lr, hr, guide, mask
 
     def batch(self, clips: int) -> Batch:
@@ -89,14 +111,29 @@ class ClipSampler:
 
         return Batch(stack(0), stack(1), stack(2), stack(3), self.frames)
 
-    def _video_clip(self) -> np.ndarray:
+    def _video_clip(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(hr, guide, mask) of a video; guide and mask only for a real reference guide (the
+        patch then mostly covers the tracked face)."""
         rng, p = self.rng, self.patch
-        runs = self.videos[rng.integers(len(self.videos))]
-        run = runs[rng.integers(len(runs))]
-        t0 = rng.integers(0, len(run) - self.frames + 1)
-        y = rng.integers(0, run.shape[1] - p + 1)
-        x = rng.integers(0, run.shape[2] - p + 1)
-        return run[t0 : t0 + self.frames, y : y + p, x : x + p]
+        v = int(rng.integers(len(self.videos)))
+        runs, guides = self.videos[v], self.guides[v]
+        r = int(rng.integers(len(runs)))
+        run = runs[r]
+        t0 = int(rng.integers(0, len(run) - self.frames + 1))
+        span = slice(t0, t0 + self.frames)
+        y = int(rng.integers(0, run.shape[1] - p + 1))
+        x = int(rng.integers(0, run.shape[2] - p + 1))
+        real = guides is not None and guides[r] is not None
+        if not real or rng.random() >= self.real_guide_prob:
+            return run[span, y : y + p, x : x + p], None, None
+        guide, mask = guides[r]
+        ys, xs = np.nonzero(mask[t0])
+        if len(ys) and rng.random() < 0.8:  # centre the patch on a face pixel
+            i = int(rng.integers(len(ys)))
+            y = int(np.clip(ys[i] - p // 2, 0, run.shape[1] - p))
+            x = int(np.clip(xs[i] - p // 2, 0, run.shape[2] - p))
+        area = (span, slice(y, y + p), slice(x, x + p))
+        return run[area], guide[area], mask[area]
 
     def _image_clip(self) -> np.ndarray:
         """A still photo seen by a slowly drifting, rotating, zooming camera."""
@@ -110,13 +147,16 @@ class ClipSampler:
         margin = 0.2 * p
         cy = rng.uniform(p / 2 + margin, h - p / 2 - margin) if h > p + 2 * margin else h / 2
         cx = rng.uniform(p / 2 + margin, w - p / 2 - margin) if w > p + 2 * margin else w / 2
-        velocity = rng.normal(0.0, 0.8, 2)
-        spin, growth = rng.normal(0.0, 0.3), rng.normal(0.0, 0.004)
+        velocity = rng.normal(0.0, 0.8, 2) * (3.0 if rng.random() < 0.2 else 1.0)  # fast pans
+        spin, growth = rng.normal(0.0, 0.3), rng.normal(0.0, 0.01)
+        # handheld shake: a random walk of sub-pixel to pixel steps on top of the drift
+        shake = np.cumsum(rng.normal(0.0, rng.uniform(0.0, 0.8), (self.frames, 2)), axis=0)
         frames = []
         for t in range(self.frames):
             angle, scale = spin * t, 1.0 + growth * t
-            m = cv2.getRotationMatrix2D((cx + velocity[0] * t, cy + velocity[1] * t), angle, scale)
-            m[:, 2] += np.array([p / 2 - cx - velocity[0] * t, p / 2 - cy - velocity[1] * t])
+            dx, dy = velocity * t + shake[t]
+            m = cv2.getRotationMatrix2D((cx + dx, cy + dy), angle, scale)
+            m[:, 2] += np.array([p / 2 - cx - dx, p / 2 - cy - dy])
             frames.append(
                 cv2.warpAffine(
                     image, m, (p, p), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
@@ -178,12 +218,18 @@ def run_indices(
 
 
 def _load_runs(
-    path: Path, max_frames: int, min_run: int, rng: np.random.Generator
+    path: Path,
+    max_frames: int,
+    min_run: int,
+    rng: np.random.Generator,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> np.ndarray | None:
-    """(runs, length, H, W, 3) frames of `path` (see `run_indices`), decoded by random access
-    one run at a time; None for a video shorter than `min_run`."""
+    """(runs, length, H, W, 3) frames of `path` within its `span` (fractions of its length;
+    see `run_indices`), decoded by random access (decord) one run at a time; None for a
+    video (span) shorter than `min_run`."""
     reader = VideoReader(path)
-    if reader.num_frames < min_run:
+    first, last = int(span[0] * reader.num_frames), int(span[1] * reader.num_frames)
+    if last - first < min_run:
         return None
-    runs = run_indices(reader.num_frames, max_frames, min_run, rng)
+    runs = first + run_indices(last - first, max_frames, min_run, rng)
     return np.stack([reader.read(run) for run in runs])

@@ -61,7 +61,9 @@ def upscale_video(
         )
     guide = None
     if req.reference is not None:
-        guide = ReferenceGuide(load_image(req.reference), source=req.reference)  # NoFaceError
+        guide = ReferenceGuide(  # NoFaceError
+            load_image(req.reference), source=req.reference, scale=cfg.scale
+        )
     audio = load_audio(req.video, AUDIO_RATE) if probe(req.video).audio_codec else None
     with timer.stage("setup"):
         device = model_device(cfg.device, needs_model=True)

@@ -5,6 +5,12 @@ the first tracked face), then warped per frame with the same piecewise-affine wa
 renderer uses, onto landmarks tracked on the bicubic-upscaled frame. The mask is the face
 region (convex hull of the mesh, shrunk a little): outside it the reference shows another
 background, which would be wrong detail.
+
+The mesh warp is only good to a pixel or two and cannot follow an expression the mesh misses,
+while SR detail lives at one pixel: a dense optical flow (OpenCV DIS) from the upscaled frame
+to the warped guide, blurred to the same resolution, then refines it. On franck.mp4 with a
+reference 30 s away this raised the correlation of the guide's fine detail with the true
+frame's inside the face from 0.30 to 0.40 at x2 (0.26 to 0.31 at x4), ~30 ms a 360x288 frame.
 """
 
 from __future__ import annotations
@@ -26,8 +32,19 @@ _MASK_ERODE = 0.04  # of the face width: the hull edge is where warps are least 
 class ReferenceGuide:
     """Per-frame (guide, mask) at output resolution, or (None, None) without a face."""
 
-    def __init__(self, reference: np.ndarray, source: str | Path | None = None):
-        self.reference = reference
+    def __init__(
+        self,
+        reference: np.ndarray,
+        source: str | Path | None = None,
+        scale: int = 2,
+        refine: bool = True,
+    ):
+        """`scale`: how much the frames were upscaled (the guide is blurred to match before
+        the flow refinement); `refine`: refine the mesh warp by optical flow."""
+        self.reference, self.scale = reference, scale
+        self._flow = (
+            cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if refine else None
+        )
         self.reference_landmarks = detect_reference_face(reference, source=source).landmarks
         self._tracker = FaceMeshTracker(static_image_mode=False, max_faces=1)
         self._warper: FaceWarper | None = None
@@ -40,7 +57,22 @@ class ReferenceGuide:
         if self._warper is None or self._warper.shape != upscaled.shape[:2]:
             self._warper = self._place(target, upscaled.shape[:2])
         guide = self._warper.render(target)
+        if self._flow is not None:
+            guide = self._refine(upscaled, guide)
         return guide, self._mask(target, upscaled.shape[:2])
+
+    def _refine(self, upscaled: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """The guide resampled along the flow that maps the frame onto it (same blur)."""
+        h, w = guide.shape[:2]
+        low = (max(1, w // self.scale), max(1, h // self.scale))
+        blurred = cv2.resize(
+            cv2.resize(guide, low, interpolation=cv2.INTER_AREA), (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        )  # fmt: skip
+        grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
+        flow = self._flow.calc(grey(upscaled), grey(blurred), None)
+        flow += np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)
+        return cv2.remap(guide, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     def _place(self, target: np.ndarray, shape: tuple[int, int]) -> FaceWarper:
         src = self.reference_landmarks

@@ -44,6 +44,11 @@ class DataSettings(BaseModel):
     frames: int = Field(5, ge=1, le=32)
     patch: int = Field(96, ge=16, le=512)
     max_video_frames: int = Field(300, ge=1)
+    # file name -> [start, end] fractions of the video that train (the rest validates)
+    spans: dict[str, tuple[float, float]] = {}
+    face_videos: list[str] = []  # file names whose clips get real reference guides
+    real_guide_prob: float = Field(0.75, ge=0, le=1)
+    video_prob: float = Field(0.6, ge=0, le=1)  # share of clips cut from videos (vs photos)
 
 
 class SRLoopSettings(LoopSettings):
@@ -57,6 +62,7 @@ class SRTrainConfig(TrainConfig):
     model: ModelSettings = ModelSettings()
     data: DataSettings = DataSettings()
     train: SRLoopSettings = SRLoopSettings()
+    init_from: Path | None = None  # start from these weights (same model settings)
 
 
 def diffusion_loss(
@@ -89,8 +95,15 @@ class SRTask:
             cfg.model.scale,
             data.max_video_frames,
             seed=ctx.rng,  # the loop's per-rank stream, saved and restored on resume
+            spans=data.spans,
+            face_videos=tuple(data.face_videos),
+            real_guide_prob=data.real_guide_prob,
+            video_prob=data.video_prob,
         )
         self.model = SRNet(**cfg.model.model_dump(), diffusion=cfg.variant == "diffusion")
+        if cfg.init_from is not None:
+            init = SRNet.from_pretrained(cfg.init_from)
+            self.model.load_state_dict(init.state_dict())
         self.noise_scheduler = make_scheduler(self.model)
         self.cfg, self.ctx = cfg, ctx
 

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = face_clip(args.face_frames)
     for scale in (2, 4):
         low = downscale(faces, scale)
-        with ReferenceGuide(load_image(examples_dir() / "astronaut.png")) as guide:
+        with ReferenceGuide(load_image(examples_dir() / "astronaut.png"), scale=scale) as guide:
             guides = [guide(f) for f in classic(low, scale, cv2.INTER_CUBIC)]
         masks = np.stack([m if m is not None else np.zeros(faces.shape[1:3]) for _, m in guides])
         row = {

