@@ -27,13 +27,17 @@ class _Settings(BaseModel):
 class MotionSettings(_Settings):
     """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
     designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
-    scale either generator's head and facial-expression amplitudes; blinks_per_minute (when
+    scale either generator's head and facial-expression amplitudes; head_style picks where the
+    diffusion generator's head, brows and gaze come from; blinks_per_minute (when
     set) and gaze_mode hold for both (the diffusion model's blinks are re-timed,
     motion/controls.py)."""
 
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
-    steps: int = Field(10, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    steps: int = Field(6, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    # diffusion: "real" takes head, brows and gaze from the prior trained on real talking
+    # video (checkpoints/motion/prior), "speech" from the audio model's synthetic prosody
+    head_style: Literal["real", "speech"] = "real"
     audio_guidance: float = Field(1.5, ge=0.0, le=10.0)  # diffusion: 1 = no guidance
     head_motion: float = Field(1.0, ge=0.0, le=3.0)
     expressiveness: float = Field(1.0, ge=0.0, le=2.0)
