@@ -1,6 +1,9 @@
 """Sampling: one denoise loop, window schedules, schedulers that travel with the weights,
 device plumbing and the attention function. The reference outputs were recorded with the
-shipped checkpoints before the loops were unified (commit 602c7f7); they must not move."""
+shipped checkpoints before the loops were unified (commit 602c7f7); they must not move. One
+deliberate change since: `motion_default` was re-recorded when the motion defaults became 5
+steps with audio guidance given the context (2 passes; equal lip sync on the validation voices,
+checkpoints/README.md)."""
 
 from __future__ import annotations
 

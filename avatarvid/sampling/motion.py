@@ -46,7 +46,7 @@ _EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.starts
 class MotionSampling:
     """How to sample: solver steps, guidance scales, and post-hoc amplitude controls."""
 
-    steps: int = 6  # chosen on the validation voices: lip sync as at 10 steps, 40 % less time
+    steps: int = 5  # chosen on the validation voices: lip sync as at 10 steps, half the time
     audio_guidance: float = 1.5
     context_guidance: float = 1.0
     expressiveness: float = 1.0
@@ -114,15 +114,17 @@ def guided_x0(
     settings: MotionSampling,
     audio_tokens: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One guided x0 prediction; runs only the condition combinations the scales need.
+    """One guided x0 prediction, running only the condition combinations the scales need:
+    audio guidance given the context (2 passes) unless context has a scale of its own (3).
     `audio_tokens`: `model.embed_audio(audio)`, when the caller computed it once per window."""
-    variants = [(True, has_context)]
-    need_no_ctx = has_context and settings.context_guidance != 1.0
-    need_no_audio = settings.audio_guidance != 1.0
-    if need_no_ctx or need_no_audio:
-        variants.append((True, False))
-    if need_no_audio:
-        variants.append((False, False))
+    nested = has_context and settings.context_guidance != 1.0
+    if nested:  # f(-,-) + s_a (f(a,-) - f(-,-)) + s_c (f(a,c) - f(a,-))
+        variants = [(True, True), (True, False)]
+        variants += [(False, False)] if settings.audio_guidance != 1.0 else []
+    elif settings.audio_guidance != 1.0:  # f(-,c) + s_a (f(a,c) - f(-,c))
+        variants = [(True, has_context), (False, has_context)]
+    else:
+        variants = [(True, has_context)]
     b = len(variants)
     flags = torch.tensor(variants, device=x.device)
     out = model(
@@ -134,16 +136,17 @@ def guided_x0(
         flags[:, 1],
         audio_tokens=audio_tokens.expand(b, -1, -1) if audio_tokens is not None else None,
     )
-    full = out[0:1]
-    audio_only = out[1:2] if b > 1 else full
-    if not has_context:
-        audio_only = full
-    nothing = out[2:3] if need_no_audio else audio_only
-    return (
-        nothing
-        + settings.audio_guidance * (audio_only - nothing)
-        + settings.context_guidance * (full - audio_only)
-    )
+    if nested:
+        full, audio_only = out[0:1], out[1:2]
+        nothing = out[2:3] if b == 3 else audio_only
+        return (
+            nothing
+            + settings.audio_guidance * (audio_only - nothing)
+            + settings.context_guidance * (full - audio_only)
+        )
+    if b == 1:
+        return out
+    return out[1:2] + settings.audio_guidance * (out[0:1] - out[1:2])
 
 
 def _conditioned(

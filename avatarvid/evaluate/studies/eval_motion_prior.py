@@ -4,9 +4,10 @@ usage: avatarvid study eval_motion_prior --clips out/clips --tts out/motion_tts 
            [--steps 6 10 20] --json out/motion_prior_eval.json
 
 For each generator, 8 samples of 60 s are compared with real tracks channel by channel (head
-rotation and translation, brows, gaze): amplitude (std) and speed (mean |frame-to-frame
-change| per second), each as |log(generated / real)| averaged over channels (0 = the real
-statistics; 0.69 = off by a factor of 2 either way). Sets (data/real_motion.py): train = the
+rotation and translation, brows, gaze): amplitude (std) and speed (mean |frame-to-frame change|
+per second, after a 3 Hz low-pass), each as |log(generated / real)| averaged over channels (0 =
+the real statistics; 0.69 = off by a factor of 2 either way). Sets (data/real_motion.py): train =
+the
 first 85 % of the training person's clips, validation = the rest (picks the solver steps), test
 = the held-out person (never trained on, never used to choose). Generators: the trained prior,
 the same network untrained, the audio model's own head (espeak-ng test speech), and the
@@ -28,7 +29,7 @@ from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, load_real_motion
 from avatarvid.data.shards import read_split
 from avatarvid.media.audio import ANALYSIS_RATE
 from avatarvid.models.motion_denoiser import MotionDenoiser
-from avatarvid.motion.procedural import procedural_motion
+from avatarvid.motion.procedural import lowpass, procedural_motion
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.motion import (
     MotionModel,
@@ -43,9 +44,12 @@ SECONDS, SAMPLES, FPS = 60.0, 8, 25.0
 
 
 def stats(tracks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel std and mean absolute speed (per second) over (T, C) tracks."""
+    """Per-channel std and mean absolute speed (per second) over (T, C) tracks, the speed of
+    tracks low-passed at 3 Hz (as `avatarvid eval` does: the real tracks' frame-to-frame
+    tracker noise would count as motion)."""
     values = np.concatenate(tracks)
-    speed = np.concatenate([np.abs(np.diff(t, axis=0)) for t in tracks]) * FPS
+    smooth = [np.stack([lowpass(c, 3.0, FPS) for c in t.T], axis=1) for t in tracks]
+    speed = np.concatenate([np.abs(np.diff(t, axis=0)) for t in smooth]) * FPS
     return values.std(0), speed.mean(0)
 
 

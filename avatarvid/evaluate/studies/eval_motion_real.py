@@ -8,8 +8,9 @@ measured by `avatarvid eval` exactly as renders are (same tracker, same formulas
 yaw/pitch std, angular speed, landmark jitter, blinks. Renders: speech never trained on (the
 bundled example, real voices shipped in gradio's media assets joined into one clip, and two
 joined pieces of the espeak-ng test split) on the astronaut and every `--photo`, with the
-audio model's own head ("speech", the previous default) and with the real-motion prior
-("real"). Each render's phoneme lip sync is reported too, so the head is not bought with lips.
+previous default ("before": the audio model's own head, 10 solver steps) and today's ("after":
+head, brows and gaze from the real-motion prior, 6 steps). Each render's phoneme lip sync is
+reported too, so the head is not bought with the lips.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from avatarvid.media.video import VideoReader, VideoWriter
 METRICS = ("yaw_std_deg", "pitch_std_deg", "roll_std_deg", "head_speed_deg_s", "jitter",
            "blinks_per_minute", "phoneme_sync_corr", "lipsync_corr")
 PIECE_SECONDS = 20.0
+VARIANTS = {"before": {"head_style": "speech", "steps": 10}, "after": {}}
 
 
 def write_wav(path: Path, audio: np.ndarray) -> None:
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tts", type=Path, help="`avatarvid data tts` output (its test split)")
     p.add_argument("--photo", type=Path, action="append", default=[],
                    help="extra photos besides the astronaut (repeatable)")
-    p.add_argument("--styles", nargs="+", default=["speech", "real"])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     report: dict = {"real": [], "renders": []}
@@ -131,17 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         photos = [examples_dir() / "astronaut.png", *args.photo]
         for name, wav in speech_clips(args.tts, folder).items():
             for photo in photos:
-                for style in args.styles:
+                for variant in args.variants:
                     out = folder / "render.mp4"
-                    vlog(photo, wav, out, seed=0, motion={"head_style": style})
-                    row = {"speech": name, "photo": photo.name, "style": style,
+                    vlog(photo, wav, out, seed=0, motion=VARIANTS[variant])
+                    row = {"speech": name, "photo": photo.name, "variant": variant,
                            **measure(out, photo, wav)}
                     report["renders"].append(row)
                     print("render", json.dumps(row), flush=True)
     report["summary"] = {
         "real": summary(report["real"]),
-        **{style: summary([r for r in report["renders"] if r["style"] == style])
-           for style in args.styles},
+        **{v: summary([r for r in report["renders"] if r["variant"] == v])
+           for v in args.variants},
     }
     print(json.dumps(report["summary"], indent=1))
     if args.json:
