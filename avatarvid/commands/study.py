@@ -22,6 +22,7 @@ STUDIES: dict[str, str] = {
     "eval_motion_prior": "real-motion prior vs real head/brow/gaze tracks (validation, test)",
     "eval_motion_real": "`avatarvid eval` of renders vs real talking video: head, jitter, blinks",
     "eval_motion_videos": "`avatarvid eval` lip sync of rendered held-out speech per motion source",
+    "eval_reenact": "`animate --mode face` transfer: eyes, mouth, brows, gaze vs the driver",
     "eval_sr": "held-out SR checkpoints: PSNR/SSIM/flicker on real footage, guided faces",
     "make_examples": "rebuild the bundled example photo and speech (espeak-ng)",
     "measure_renderer": "diffusion renderer vs warp on a real photo: eval metrics, seams, speed",

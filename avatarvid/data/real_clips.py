@@ -97,7 +97,7 @@ def fit_clip(t: Track, start: int, end: int) -> tuple[np.ndarray, np.ndarray, in
 
 def reference_frame(lm: np.ndarray) -> int:
     """The frame with the most closed mouth and widest eyes: it plays the photo's role, and
-    residuals are bounded below (jaw_open, blinks >= 0), so an open-mouthed reference would
+    residuals are bounded below (jaw_open >= 0, blinks >= -0.5), so an open-mouthed reference would
     clip every closing of the mouth to zero."""
     lips = np.linalg.norm(lm[:, ids.UPPER_LIP_BOTTOM, :2] - lm[:, ids.LOWER_LIP_TOP, :2], axis=1)
     eyes = sum(np.linalg.norm(lm[:, up, :2] - lm[:, low, :2], axis=1)

@@ -11,9 +11,17 @@ import numpy as np
 from avatarvid.media.features import loudness_db
 from avatarvid.perception.head_pose import eye_centres
 from avatarvid.perception.landmark_ids import (
+    LEFT_BROW,
     LEFT_EYE_EAR,
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
+    LEFT_IRIS,
     LOWER_LIP_TOP,
+    RIGHT_BROW,
     RIGHT_EYE_EAR,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
+    RIGHT_IRIS,
     UPPER_LIP_BOTTOM,
 )
 
@@ -43,6 +51,40 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> float:
         return float(vertical / (2 * np.linalg.norm(p1 - p4)))
 
     return (one_eye(RIGHT_EYE_EAR) + one_eye(LEFT_EYE_EAR)) / 2
+
+
+def brow_height(landmarks: np.ndarray) -> float:
+    """Mean brow-to-eye distance over the inter-ocular distance (brow centroid to the eye's
+    corner midpoint, both sides): rises when the brows lift, falls when they frown."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    right, left = eye_centres(lm)
+    up = np.linalg.norm(lm[list(RIGHT_BROW)].mean(axis=0) - right) + np.linalg.norm(
+        lm[list(LEFT_BROW)].mean(axis=0) - left
+    )
+    return float(up / 2) / inter_ocular(lm)
+
+
+def gaze(landmarks: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the iris centres in their eyes, in eye widths, averaged over both eyes.
+
+    x along the corner-to-corner line (0 = midway, + = towards the image's right), y across
+    it (+ = down). Relative to the eye corners, so head motion leaves it alone. Which iris
+    block is which eye is decided by position (nearest eye), not trusted by index."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    eyes = [(lm[RIGHT_EYE_OUTER], lm[RIGHT_EYE_INNER]), (lm[LEFT_EYE_OUTER], lm[LEFT_EYE_INNER])]
+    irises = [lm[RIGHT_IRIS[0]], lm[LEFT_IRIS[0]]]
+    mids = [(a + b) / 2 for a, b in eyes]
+    if np.linalg.norm(irises[0] - mids[0]) > np.linalg.norm(irises[0] - mids[1]):
+        irises = irises[::-1]
+    xs, ys = [], []
+    for (a, b), mid, iris in zip(eyes, mids, irises, strict=True):
+        axis = (b - a)[:2] if b[0] > a[0] else (a - b)[:2]
+        width = float(np.linalg.norm(axis))
+        axis = axis / width
+        offset = (iris - mid)[:2]
+        xs.append(float(offset @ axis) / width)
+        ys.append(float(offset @ np.array([-axis[1], axis[0]])) / width)
+    return float(np.mean(xs)), float(np.mean(ys))
 
 
 def speech_envelope(audio: np.ndarray, rate: int, fps: float, num_frames: int) -> np.ndarray:

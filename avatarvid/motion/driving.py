@@ -29,6 +29,21 @@ ANALYSIS_SIDE = 640
 # One-Euro settings: pose in frame heights (fast limbs keep up), face motion in rig units.
 _POSE_FILTER = {"min_cutoff": 2.5, "beta": 15.0}
 FACE_FILTER = {"min_cutoff": 2.0, "beta": 10.0}
+# Mediapipe reads only part of a brow, gaze or lid-widening move when it sees the warp render
+# it (each channel rendered on 3 photos and re-detected: gaze ~0.3, brows ~0.2-0.5, wider eyes
+# ~0.3-0.45 of the move), so a driver's reading, passed on at face value, came out at 0.3-0.5
+# of its amplitude. These gains, tuned on a validation clip (README, `avatarvid study
+# eval_reenact`), scale the driver's reading up; a blink's closing is read near fully. Not
+# gaze_y: mediapipe's vertical iris follows the lids, and a gain on it (or gaze_x above 2)
+# cost the eyes' correlation on the validation clip.
+DRIVER_GAINS = {
+    "brow_inner_up": 2.0, "brow_outer_up_l": 2.0, "brow_outer_up_r": 2.0, "brow_down": 2.0,
+    "gaze_x": 2.0,
+}  # fmt: skip
+EYE_WIDENING_GAIN = 2.0  # negative blinks (eyes opening wider than on the first frame)
+_GAIN = np.ones(MOTION_LAYOUT.dim, np.float32)
+_GAIN[MOTION_LAYOUT.indices(tuple(DRIVER_GAINS))] = list(DRIVER_GAINS.values())
+_BLINKS = MOTION_LAYOUT.indices(("blink_l", "blink_r"))
 
 
 @dataclass
@@ -72,7 +87,15 @@ class FaceMotionFitter:
                 self._rig = FaceRig(landmarks)
         if self._align is not None:
             landmarks = apply_affine(landmarks, self._align)
-        return self._rig.fit(landmarks)
+        return driver_gains(self._rig.fit(landmarks))
+
+
+def driver_gains(residual: np.ndarray) -> np.ndarray:
+    """A driver's fitted residual with DRIVER_GAINS and EYE_WIDENING_GAIN applied."""
+    out = residual * _GAIN
+    blinks = out[_BLINKS]
+    out[_BLINKS] = np.where(blinks < 0, EYE_WIDENING_GAIN * blinks, blinks)
+    return out
 
 
 def track_driver(

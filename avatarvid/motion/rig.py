@@ -44,6 +44,20 @@ _LIDS = (
     ),
 )
 
+# Channels read from their own region's points before the whole-mesh solve: fitted on all 956
+# coordinates, the brows' and irises' small motions were traded against fields that real
+# landmarks do not follow (brows and gaze transferred 0.2-0.5 of a real driver's amplitude).
+_LOCAL_FITS = (
+    (
+        [_SHAPE.index(MOTION_LAYOUT.index(n)) for n in EXPRESSIONS if n.startswith("brow")],
+        list(ids.LEFT_BROW + ids.RIGHT_BROW),
+    ),
+    (
+        [_SHAPE.index(MOTION_LAYOUT.index(n)) for n in GAZE],
+        list(ids.RIGHT_IRIS + ids.LEFT_IRIS),
+    ),
+)
+
 
 def head_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(origin, rotation, inter-ocular distance) of a face, defining its canonical frame."""
@@ -204,6 +218,10 @@ class FaceRig:
         q, self._fit_r = np.linalg.qr(self.basis[:, :, :2].reshape(len(self.basis), -1).T)
         self._fit_qt = q.T
         self._open = [lid_gap(self.canonical, up, lo) for _, up, lo in _LIDS]
+        self._local = [
+            (channels, points, self.basis[channels][:, points, :2].reshape(len(channels), -1).T)
+            for channels, points in _LOCAL_FITS
+        ]
 
     def to_canonical(self, landmarks: np.ndarray) -> np.ndarray:
         return ((landmarks - self.origin) @ self.rotation) / self.iod
@@ -230,8 +248,10 @@ class FaceRig:
 
         Head pose by a similarity (Umeyama) fit on rigid points, then expression and gaze by
         least squares within the layout's ranges, with each blink pinned to how far its lid gap
-        closed: a least-squares blink read 0.37 on a rendered closed eye whose gap mediapipe
-        measured closed, because mediapipe's iris and lower lid do not follow the blink field.
+        closed (or opened: negative): a least-squares blink read 0.37 on a rendered closed eye
+        whose gap mediapipe measured closed, because mediapipe's iris and lower lid do not
+        follow the blink field. Brows and gaze are pinned likewise, each fitted on its own
+        points only (brows, irises) with the blinks' share removed.
         """
         q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
         rigid = list(ids.RIGID)
@@ -244,10 +264,18 @@ class FaceRig:
         unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
         delta = (unposed - self.canonical)[:, :2].reshape(-1)
         low, high = MOTION_LAYOUT.low[_SHAPE].copy(), MOTION_LAYOUT.high[_SHAPE].copy()
+        pinned = np.zeros(len(_SHAPE))
         for (k, up, lo), gap in zip(_LIDS, self._open, strict=True):
             if gap > 0.02:  # an open eye in the reference: the lids' closing is measurable
-                closed = np.clip((1.0 - lid_gap(unposed, up, lo) / gap) / LID_CLOSING, 0, 1)
-                low[k], high[k] = closed - 1e-6, closed + 1e-6
+                closed = (1.0 - lid_gap(unposed, up, lo) / gap) / LID_CLOSING
+                pinned[k] = np.clip(closed, low[k], high[k])
+                low[k], high[k] = pinned[k] - 1e-6, pinned[k] + 1e-6
+        rest = delta - np.einsum("k,kp->p", pinned, self.basis[:, :, :2].reshape(len(_SHAPE), -1))
+        rest = rest.reshape(-1, 2)
+        for channels, points, design in self._local:
+            bounds = (low[channels], high[channels])
+            value = lsq_linear(design, rest[points].reshape(-1), bounds=bounds).x
+            low[channels], high[channels] = value - 1e-6, value + 1e-6
         shape = lsq_linear(self._fit_r, self._fit_qt @ delta, bounds=(low, high), method="bvls").x
         out[_SHAPE] = np.clip(shape, MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE])
         return out.astype(np.float32)

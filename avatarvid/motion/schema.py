@@ -52,6 +52,7 @@ EXPRESSIONS = (
     "brow_down",
 )
 GAZE = ("gaze_x", "gaze_y")
+BLINK_WIDEST = -0.5  # blink at its low end: the lid gap 1.475 x the reference's
 
 
 def _channels() -> tuple[Channel, ...]:
@@ -60,7 +61,12 @@ def _channels() -> tuple[Channel, ...]:
     # (moving towards the camera), which is what a translation in depth looks like.
     trans = tuple(Channel(n, -1.0, 1.0, "inter-ocular distance") for n in HEAD_TRANSLATION[:2])
     scale = (Channel("head_scale", -0.3, 0.3, "relative size"),)
-    expr = tuple(Channel(n, 0.0, 1.0, "rig weight") for n in EXPRESSIONS)
+    # Blinks may go negative: lids further apart than the reference's (a driver's eyes opening
+    # wider than on its first frame; clipped at 0, a held-out driver's eye correlation was 0.1).
+    expr = tuple(
+        Channel(n, BLINK_WIDEST if n.startswith("blink") else 0.0, 1.0, "rig weight")
+        for n in EXPRESSIONS
+    )
     gaze = tuple(Channel(n, -1.0, 1.0, "fraction of eye half-width") for n in GAZE)
     return rot + trans + scale + expr + gaze
 
