@@ -40,6 +40,7 @@ from avatarvid.sampling.windows import chained_starts
 
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)
 _EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.startswith("blink")))
+_BLINKS = MOTION_LAYOUT.indices(("blink_l", "blink_r"))
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,11 @@ class MotionSampling:
     expressiveness: float = 1.0
     head_motion: float = 1.0
     overlap: int = 10  # frames consecutive windows share, cross-faded
-    prior_steps: int = 20  # the real-motion prior's solver steps (when one is given)
-    # zero-phase low-pass of the prior's samples: real heads carry almost no power above it,
-    # while few-step samples carry frame-to-frame noise that a tracker reads as jitter
-    prior_cutoff_hz: float = 2.0
+    prior_steps: int = 20  # the prior's solver steps: fewer shrink its amplitude (validation)
+    # zero-phase low-pass of the prior's samples: real heads hold 85-95 % of their power below
+    # 0.5 Hz, the samples wobble at 1-2 Hz; the cutoff is the one whose spectrum matched the
+    # validation tracks best (avatarvid study eval_motion_prior)
+    prior_cutoff_hz: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,9 @@ def _sample(
         motion = _compose(motion, prior, seed, settings)
     motion.values[:, _HEAD] *= settings.head_motion
     motion.values[:, _EXPRESSIVE] *= settings.expressiveness
+    # blinks may go negative (eyes wider than the photo's) for tracked drivers; the model was
+    # never shown that, so its small negative values are noise, not widening
+    motion.values[:, _BLINKS] = np.maximum(motion.values[:, _BLINKS], 0.0)
     if fps != motion.fps or n_out != motion.num_frames:
         motion = motion.resampled(fps, n_out)
     return motion.clipped()

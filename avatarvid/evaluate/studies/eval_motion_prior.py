@@ -1,17 +1,17 @@
 """The real-motion prior against real head, brow and gaze tracks it never trained on.
 
 usage: avatarvid study eval_motion_prior --clips out/clips --tts out/motion_tts \
-           [--steps 6 10 20] --json out/motion_prior_eval.json
+           [--steps 10 20] [--cutoffs 0.7 1 1.5 2] --json out/motion_prior_eval.json
 
 For each generator, 8 samples of 60 s are compared with real tracks channel by channel (head
 rotation and translation, brows, gaze): amplitude (std) and speed (mean |frame-to-frame change|
 per second, after a 3 Hz low-pass), each as |log(generated / real)| averaged over channels (0 =
-the real statistics; 0.69 = off by a factor of 2 either way). Sets (data/real_motion.py): train =
-the
-first 85 % of the training person's clips, validation = the rest (picks the solver steps), test
-= the held-out person (never trained on, never used to choose). Generators: the trained prior,
-the same network untrained, the audio model's own head (espeak-ng test speech), and the
-procedural baseline.
+the real statistics; 0.69 = off by a factor of 2 either way), and the head's spectrum
+(`band_error`). Sets (data/real_motion.py): train = the first 85 % of the training person's
+clips, validation = the rest (picks the solver steps by amplitude, then the low-pass cutoff by
+`band_error`), test = the held-out person (never trained on, never used to choose).
+Generators: the trained prior, the same network untrained, the audio model's own head
+(espeak-ng test speech), and the procedural baseline.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from avatarvid.assets import checkpoint_path
+from avatarvid.data.motion_stats import _band_power
 from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, load_real_motion
 from avatarvid.data.shards import read_split
 from avatarvid.media.audio import ANALYSIS_RATE
@@ -68,6 +69,17 @@ def distance(generated: list[np.ndarray], real: list[np.ndarray]) -> dict:
     }
 
 
+def band_error(generated: list[np.ndarray], real: list[np.ndarray]) -> float:
+    """Summed |difference| of head rotations' power fractions per band (BANDS_HZ): whether the
+    motion has real heads' mix of slow drift, nods and wobble, whatever its amplitude."""
+    rot = [PRIOR_CHANNELS.index(n) for n in ("head_yaw", "head_pitch", "head_roll")]
+
+    def bands(tracks: list[np.ndarray], i: int) -> np.ndarray:
+        return np.mean([_band_power(t[:, i], FPS)[0] for t in tracks], axis=0)
+
+    return float(sum(np.abs(bands(generated, i) - bands(real, i)).sum() for i in rot))
+
+
 def test_audio(tts: Path) -> np.ndarray:
     audio = np.concatenate([c.audio for c in read_split(tts, "test")])
     return audio[: int(SECONDS * ANALYSIS_RATE)]
@@ -78,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=Path, default=Path("out/clips"))
     p.add_argument("--tts", type=Path, default=Path("out/motion_tts"))
     p.add_argument("--checkpoint", default=str(checkpoint_path("motion")))
-    p.add_argument("--steps", type=int, nargs="+", default=[6, 10, 20])
+    p.add_argument("--steps", type=int, nargs="+", default=[10, 20])
+    p.add_argument("--cutoffs", type=float, nargs="+", default=[0.7, 1.0, 1.5, 2.0])
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -94,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     silence = np.zeros_like(audio)
     columns = MOTION_LAYOUT.indices(PRIOR_CHANNELS)
 
-    def prior_samples(model: MotionModel, steps: int) -> list[np.ndarray]:
-        settings = MotionSampling(prior_steps=steps)
+    def prior_samples(model: MotionModel, steps: int, cutoff: float) -> list[np.ndarray]:
+        settings = MotionSampling(prior_steps=steps, prior_cutoff_hz=cutoff)
         return [sample_motion(audio_model, silence, FPS, s, settings, schedule=schedule,
                               prior=model).values[:, columns] for s in range(SAMPLES)]
 
@@ -107,22 +120,30 @@ def main(argv: list[str] | None = None) -> int:
         return [centred(procedural_motion(audio, ANALYSIS_RATE, FPS, seed=s).values)
                 for s in range(SAMPLES)]
 
-    report: dict = {"sets": real.sources, "steps": {}}
+    report: dict = {"sets": real.sources, "steps": {}, "cutoff_hz": {}}
+    default = MotionSampling()
     for steps in args.steps:
-        report["steps"][steps] = distance(prior_samples(prior, steps), real.val)
+        report["steps"][steps] = distance(
+            prior_samples(prior, steps, default.prior_cutoff_hz), real.val)
         print("validation, prior steps", steps, report["steps"][steps], flush=True)
-    # amplitude only: the real tracks' speed includes the tracker's own frame-to-frame noise
     best = min(args.steps, key=lambda s: report["steps"][s]["amplitude_log_error"])
-    report["chosen_steps"] = best
+    for cutoff in args.cutoffs:
+        samples = prior_samples(prior, best, cutoff)
+        report["cutoff_hz"][cutoff] = {"band_error": band_error(samples, real.val),
+                                      **distance(samples, real.val)}
+        print("validation, cutoff", cutoff, report["cutoff_hz"][cutoff], flush=True)
+    cutoff = min(args.cutoffs, key=lambda c: report["cutoff_hz"][c]["band_error"])
+    report["chosen"] = {"steps": best, "cutoff_hz": cutoff}
     generators = {
-        "prior (trained)": lambda: prior_samples(prior, best),
-        "prior (untrained)": lambda: prior_samples(untrained, best),
+        "prior (trained)": lambda: prior_samples(prior, best, cutoff),
+        "prior (untrained)": lambda: prior_samples(untrained, best, cutoff),
         "audio model's own head": speech_head,
         "procedural": procedural,
     }
     for name, make in generators.items():
         samples = make()
-        report[name] = {split: distance(samples, getattr(real, split))
+        report[name] = {split: {"band_error": band_error(samples, getattr(real, split)),
+                                **distance(samples, getattr(real, split))}
                         for split in ("val", "test") if getattr(real, split)}
         print(name, json.dumps(report[name]), flush=True)
     if args.json:
