@@ -43,8 +43,9 @@ class MotionSettings(_Settings):
     expressiveness: float = Field(1.0, ge=0.0, le=2.0)
     mouth: float = Field(1.0, ge=0.0, le=2.0)
     head: float = Field(1.0, ge=0.0, le=3.0)
-    # None: each generator's own rate (the diffusion model's as sampled, procedural 17/min)
-    blinks_per_minute: float | None = Field(None, ge=0.0, le=60.0)
+    # 17: the real training clip's rate (the diffusion model alone blinked ~3/min on real
+    # voices); None: each generator's own rate (the diffusion model's as sampled)
+    blinks_per_minute: float | None = Field(17.0, ge=0.0, le=60.0)
     brows: float = Field(1.0, ge=0.0, le=3.0)
     gaze: float = Field(1.0, ge=0.0, le=2.0)
     gaze_mode: Literal["camera", "free"] = "free"  # camera = held at the photo's gaze
