@@ -198,6 +198,7 @@ def test_report_on_a_synthetic_talking_video(talking_video: tuple[Path, Path, np
     assert report.blinks_per_minute == 0
     for spread in (report.yaw_std_deg, report.pitch_std_deg, report.roll_std_deg):
         assert spread < 2.0
+    assert report.head_speed_deg_s < 5.0  # still head: tracker noise is filtered out
     assert report.jitter < 0.03  # mediapipe's own frame-to-frame noise is ~0.01-0.02
     assert report.identity_similarity > 0.6
     assert report.face_sharpness > 10

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tarfile
 
 import cv2
 import numpy as np
 import pytest
 
+from avatarvid.assets import checkpoint_path
 from avatarvid.cli import main
 from avatarvid.data.clip_sources import NPM_TARBALL, fetch_npm
 from avatarvid.data.motion_stats import blink_onsets, motion_stats
 from avatarvid.data.real_clips import Track, segments
+from avatarvid.data.real_motion import PRIOR_CHANNELS
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.video import VideoReader, VideoWriter
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.sampling.motion import load_denoiser, load_prior, sample_motion
+from avatarvid.sampling.schedulers import load_scheduler
 from avatarvid.warp.face import FaceWarper
 
 FPS = 24.0
@@ -162,3 +167,29 @@ def test_unknown_hold_out_is_one_line(tmp_path, capsys):
                  "--hold-out", "bob"]) == 2
     err = capsys.readouterr().err
     assert err == f"avatarvid: error: --hold-out bob: no such video stem in {tmp_path}\n"
+
+
+def test_motion_prior_trains_on_the_clips_and_loads(shards, tmp_path):
+    """`train motion-prior` on the clips: an export next to a motion model that `load_prior`
+    finds, the identity split carried into the statistics saved with it."""
+    out, _ = shards
+    motion_dir = tmp_path / "motion"
+    shutil.copytree(checkpoint_path("motion"), motion_dir)
+    config = tmp_path / "prior.yaml"
+    config.write_text(
+        f"data: {out}\noutput: {tmp_path / 'run'}\nexport: {motion_dir / 'prior'}\n"
+        "val_fraction: 0.4\nmodel: {width: 16, layers: 1, heads: 2, window: 8, context: 4}\n"
+        "train: {steps: 3, batch_size: 4, checkpoint_every: 3}\n"
+    )
+    assert main(["train", "motion-prior", "--config", str(config)]) == 0
+    stats = json.loads((motion_dir / "prior" / "real_motion_stats.json").read_text())
+    assert stats["sources"]["test"] == ["other-other-000", "other-other-001"]
+    assert set(stats["sources"]["train"]) == {"talker-talker-000", "talker-talker-001"}
+    assert stats["train"]["channels"] == list(PRIOR_CHANNELS)
+    prior = load_prior(motion_dir)
+    assert prior is not None and prior.model.channel_names == PRIOR_CHANNELS
+    model = load_denoiser(motion_dir)
+    audio = np.zeros(16000, np.float32)
+    motion = sample_motion(model, audio, 25.0, schedule=load_scheduler(motion_dir).config,
+                           prior=prior)
+    assert motion.values.shape == (25, MOTION_LAYOUT.dim) and np.isfinite(motion.values).all()

@@ -19,6 +19,8 @@ STUDIES: dict[str, str] = {
     "diagnose_renderer": "why the diffusion renderer beats the warp or not (bias, noise, settings)",
     "eval_animate": "pose following (PCK) of `animate` on the synthetic or a real driver",
     "eval_motion": "held-out motion model scores: procedural vs untrained vs trained",
+    "eval_motion_prior": "real-motion prior vs real head/brow/gaze tracks (validation, test)",
+    "eval_motion_real": "`avatarvid eval` of renders vs real talking video: head, jitter, blinks",
     "eval_motion_videos": "`avatarvid eval` lip sync of rendered held-out speech per motion source",
     "eval_reenact": "`animate --mode face` transfer: eyes, mouth, brows, gaze vs the driver",
     "eval_sr": "held-out SR checkpoints: PSNR/SSIM/flicker on real footage, guided faces",

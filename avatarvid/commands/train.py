@@ -17,6 +17,7 @@ from avatarvid.device import DEVICE_CHOICES
 # target name -> module implementing `train(config_path, resume, device)`
 TARGETS: dict[str, str] = {
     "motion": "avatarvid.train.motion",
+    "motion-prior": "avatarvid.train.motion_prior",
     "renderer": "avatarvid.train.renderer",
     "sr": "avatarvid.train.sr",
 }
@@ -25,7 +26,7 @@ TARGETS: dict[str, str] = {
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (motion, renderer, sr)",
+        help="train a model (motion, motion-prior, renderer, sr)",
         description="Train a model from a YAML training config (configs/train/*.yaml).",
     )
     p.add_argument("target", choices=sorted(TARGETS), help="which model to train")

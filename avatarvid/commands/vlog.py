@@ -64,7 +64,13 @@ def register(sub) -> None:
     m.add_argument(
         "--audio-guidance", type=float, help="diffusion: audio guidance scale (1 = off; 1.5)"
     )
-    m.add_argument("--motion-steps", type=int, help="diffusion: DPM-Solver++ steps (10)")
+    m.add_argument("--motion-steps", type=int, help="diffusion: DPM-Solver++ steps (5)")
+    m.add_argument(
+        "--head-style",
+        choices=["real", "speech"],
+        help="diffusion: real = head, brows and gaze from the prior trained on real talking "
+        "video; speech = the audio model's own (preset: real)",
+    )
     m.add_argument(
         "--expressiveness", type=float, help="scale of facial expressions, 0..2 (1 = as trained)"
     )
@@ -123,6 +129,7 @@ FLAGS = {
     "motion_steps": "motion.steps",
     "expressiveness": "motion.expressiveness",
     "head_motion": "motion.head_motion",
+    "head_style": "motion.head_style",
     "blink_rate": "motion.blinks_per_minute",
     "gaze": "motion.gaze_mode",
     **{k: f"diffusion.{k}" for k in DIFFUSION_FLAGS},

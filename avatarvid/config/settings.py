@@ -27,20 +27,25 @@ class _Settings(BaseModel):
 class MotionSettings(_Settings):
     """Which generator makes the motion and how strongly each behaviour shows (1.0 = as
     designed). mouth ... gaze shape the procedural baseline; head_motion and expressiveness
-    scale either generator's head and facial-expression amplitudes; blinks_per_minute (when
+    scale either generator's head and facial-expression amplitudes; head_style picks where the
+    diffusion generator's head, brows and gaze come from; blinks_per_minute (when
     set) and gaze_mode hold for both (the diffusion model's blinks are re-timed,
     motion/controls.py)."""
 
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
-    steps: int = Field(10, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    steps: int = Field(5, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    # diffusion: "real" takes head, brows and gaze from the prior trained on real talking
+    # video (checkpoints/motion/prior), "speech" from the audio model's synthetic prosody
+    head_style: Literal["real", "speech"] = "real"
     audio_guidance: float = Field(1.5, ge=0.0, le=10.0)  # diffusion: 1 = no guidance
     head_motion: float = Field(1.0, ge=0.0, le=3.0)
     expressiveness: float = Field(1.0, ge=0.0, le=2.0)
     mouth: float = Field(1.0, ge=0.0, le=2.0)
     head: float = Field(1.0, ge=0.0, le=3.0)
-    # None: each generator's own rate (the diffusion model's as sampled, procedural 17/min)
-    blinks_per_minute: float | None = Field(None, ge=0.0, le=60.0)
+    # 17: the real training clip's rate (the diffusion model alone blinked ~3/min on real
+    # voices); None: each generator's own rate (the diffusion model's as sampled)
+    blinks_per_minute: float | None = Field(17.0, ge=0.0, le=60.0)
     brows: float = Field(1.0, ge=0.0, le=3.0)
     gaze: float = Field(1.0, ge=0.0, le=2.0)
     gaze_mode: Literal["camera", "free"] = "free"  # camera = held at the photo's gaze

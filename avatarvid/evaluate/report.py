@@ -26,6 +26,7 @@ from avatarvid.evaluate.phoneme_sync import phoneme_opening
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, probe
+from avatarvid.motion.procedural import lowpass
 from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
 from avatarvid.perception.head_pose import head_pose_angles
 from avatarvid.perception.landmark_ids import RIGID
@@ -48,6 +49,7 @@ class EvalReport:
     yaw_std_deg: float | None
     pitch_std_deg: float | None
     roll_std_deg: float | None
+    head_speed_deg_s: float | None
     jitter: float | None
     identity_similarity: float | None
     face_sharpness: float | None
@@ -80,6 +82,7 @@ _LABELS = {
     "yaw_std_deg": "head yaw std (deg)",
     "pitch_std_deg": "head pitch std (deg)",
     "roll_std_deg": "head roll std (deg)",
+    "head_speed_deg_s": "head angular speed (deg/s)",
     "jitter": "landmark jitter",
     "identity_similarity": "identity similarity",
     "face_sharpness": "face sharpness",
@@ -100,6 +103,7 @@ _NOTES = {
     "yaw_std_deg": "0 = frozen head; a few degrees looks alive",
     "pitch_std_deg": "",
     "roll_std_deg": "",
+    "head_speed_deg_s": "mean rotation speed; real talking video tracked alike: ~10-16",
     "jitter": "landmark acceleration / eye distance; ~0.01-0.02 is tracker noise",
     "identity_similarity": "SSIM of aligned face vs reference photo (a proxy); 1 = same",
     "face_sharpness": "Laplacian variance of the aligned face; compare with the photo's",
@@ -179,6 +183,18 @@ def evaluate_talking_video(
     return _report(series, reader.fps, audio)
 
 
+def head_speed(angles: np.ndarray, fps: float, cutoff_hz: float = 3.0) -> float:
+    """Mean rotation speed (deg/s) of (T, 3) per-frame angles, low-passed at `cutoff_hz` first:
+    unfiltered, the tracker's frame-to-frame noise alone reads as ~20 deg/s on a still head."""
+    ok = np.isfinite(angles).all(axis=1)
+    if ok.sum() < 3:
+        return math.nan
+    t = np.arange(len(angles))
+    filled = np.stack([np.interp(t, t[ok], a[ok]) for a in angles.T], axis=1)
+    smooth = np.stack([lowpass(a, cutoff_hz, fps) for a in filled.T], axis=1)
+    return float(np.linalg.norm(np.diff(smooth, axis=0), axis=1).mean() * fps)
+
+
 def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalReport:
     num_frames = len(series.aperture)  # >= 1: VideoReader refuses videos without frames
     aperture = np.array(series.aperture)
@@ -196,6 +212,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         audio_duration = len(audio) / ANALYSIS_RATE
         diff = num_frames / fps - audio_duration
     pitch, yaw, roll = np.nanstd(series.angles, axis=0) if any_face else (math.nan,) * 3
+    speed = head_speed(np.array(series.angles), fps)
     blinks = count_blinks(np.array(series.ear), fps) / (num_frames / fps / 60)
     identity = np.nanmean(series.identity) if any_face else math.nan
     sharpness = np.nanmean(series.sharpness) if any_face else math.nan
@@ -211,6 +228,7 @@ def _report(series: _FrameSeries, fps: float, audio: np.ndarray | None) -> EvalR
         yaw_std_deg=_finite(yaw),
         pitch_std_deg=_finite(pitch),
         roll_std_deg=_finite(roll),
+        head_speed_deg_s=_finite(speed),
         jitter=_finite(landmark_jitter(np.array(series.rigid), np.array(series.scale))),
         identity_similarity=_finite(identity),
         face_sharpness=_finite(sharpness),

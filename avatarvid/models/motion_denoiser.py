@@ -5,7 +5,9 @@ followed by the `window` frames being denoised. Every token also carries the aud
 (through a small temporal conv, so it hears its neighbours) and the diffusion timestep. The
 network predicts the clean motion (x0), which makes the temporal smoothness loss direct.
 Audio and context can each be replaced by a learned "absent" embedding, which is what
-classifier-free guidance needs (trained with condition dropout).
+classifier-free guidance needs (trained with condition dropout). With `audio_dim=0` the same
+network is a prior without audio over a subset of the layout's `channels`: head, brows and gaze
+learned from real video, which has motion but no speech (sampling/motion.py composes the two).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         motion_std: list[float] | None = None,
         layout: str = MOTION_LAYOUT.name,
         layout_version: int = MOTION_LAYOUT.version,
+        channels: list[str] | None = None,
     ):
         super().__init__()
         mean = motion_mean or [0.0] * motion_dim
@@ -49,12 +52,13 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32), persistent=False)
         self.motion_in = nn.Linear(motion_dim, width)
         self.context_in = nn.Linear(motion_dim, width)
-        self.audio_in = nn.Sequential(
-            nn.Conv1d(audio_dim, width, 5, padding=2),
-            nn.GELU(),
-            nn.Conv1d(width, width, 5, padding=2),
-        )
-        self.null_audio = nn.Parameter(torch.zeros(width))
+        if audio_dim:
+            self.audio_in = nn.Sequential(
+                nn.Conv1d(audio_dim, width, 5, padding=2),
+                nn.GELU(),
+                nn.Conv1d(width, width, 5, padding=2),
+            )
+            self.null_audio = nn.Parameter(torch.zeros(width))
         self.null_context = nn.Parameter(torch.zeros(context, width))
         self.position = nn.Parameter(torch.randn(context + window, width) * 0.02)
         self.kind = nn.Parameter(torch.randn(2, width) * 0.02)  # context token / target token
@@ -65,6 +69,16 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         )
         self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, motion_dim))
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The layout channels this model makes, in its output order."""
+        return tuple(self.config.channels or MOTION_LAYOUT.names)
+
+    def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, context + window, width) audio tokens: depend on the audio only, so a sampler
+        computes them once per window, not once per denoising step."""
+        return self.audio_in(audio.transpose(1, 2)).transpose(1, 2)
 
     def normalize(self, motion: torch.Tensor) -> torch.Tensor:
         return (motion - self.mean) / self.std
@@ -80,15 +94,20 @@ class MotionDenoiser(ModelMixin, ConfigMixin):
         context: torch.Tensor,
         use_audio: torch.Tensor,
         use_context: torch.Tensor,
+        audio_tokens: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predicted clean window (B, window, D), all motion in normalised units.
 
-        sample (B, window, D) noisy; timestep (B,); audio (B, context + window, audio_dim);
+        sample (B, window, D) noisy; timestep (B,); audio (B, context + window, audio_dim)
+        (ignored by a prior, or replaced by its precomputed `embed_audio`, `audio_tokens`);
         context (B, context, D) previous frames; use_audio / use_context (B,) bools.
         """
         k = self.config.context
-        a = self.audio_in(audio.transpose(1, 2)).transpose(1, 2)
-        a = torch.where(use_audio[:, None, None], a, self.null_audio)
+        if self.config.audio_dim:
+            a = self.embed_audio(audio) if audio_tokens is None else audio_tokens
+            a = torch.where(use_audio[:, None, None], a, self.null_audio)
+        else:
+            a = 0.0
         ctx = torch.where(use_context[:, None, None], self.context_in(context), self.null_context)
         tokens = torch.cat([ctx + self.kind[0], self.motion_in(sample) + self.kind[1]], dim=1)
         t = self.time_embed(self.time_proj(timestep.reshape(-1)).to(sample.dtype))

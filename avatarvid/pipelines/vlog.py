@@ -116,7 +116,12 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
     m = cfg.motion
     if m.generator == "diffusion":
         # torch is imported only when a model runs: the warp path stays light to start.
-        from avatarvid.sampling.motion import MotionSampling, load_denoiser, sample_motion
+        from avatarvid.sampling.motion import (
+            MotionSampling,
+            load_denoiser,
+            load_prior,
+            sample_motion,
+        )
         from avatarvid.sampling.schedulers import load_scheduler
 
         settings = MotionSampling(
@@ -127,8 +132,10 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
         )
         path = checkpoint_path(m.checkpoint)
         model, schedule = load_denoiser(path, device=device), load_scheduler(path).config
+        prior = load_prior(path, device=device) if m.head_style == "real" else None
         motion = sample_motion(
-            model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule
+            model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule,
+            prior=prior,
         )
         if m.blinks_per_minute is not None:  # else the model's own blinks
             motion = retime_blinks(motion, m.blinks_per_minute, seed=cfg.seed)

@@ -10,7 +10,7 @@ separate scales for audio and for context:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from avatarvid.media.audio import ANALYSIS_RATE
 from avatarvid.media.features import num_video_frames
 from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.audio_features import frame_features, silence_features
+from avatarvid.motion.procedural import lowpass
 from avatarvid.motion.schema import (
     EXPRESSIONS,
     HEAD_ROTATION,
@@ -34,23 +35,37 @@ from avatarvid.motion.schema import (
     Motion,
 )
 from avatarvid.sampling.denoise import ModelFn, denoise
-from avatarvid.sampling.schedulers import solver_from_config
+from avatarvid.sampling.schedulers import load_scheduler, solver_from_config
 from avatarvid.sampling.windows import chained_starts
 
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)
 _EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.startswith("blink")))
+_BLINKS = MOTION_LAYOUT.indices(("blink_l", "blink_r"))
 
 
 @dataclass(frozen=True)
 class MotionSampling:
     """How to sample: solver steps, guidance scales, and post-hoc amplitude controls."""
 
-    steps: int = 10
+    steps: int = 5  # chosen on the validation voices: lip sync as at 10 steps, half the time
     audio_guidance: float = 1.5
     context_guidance: float = 1.0
     expressiveness: float = 1.0
     head_motion: float = 1.0
     overlap: int = 10  # frames consecutive windows share, cross-faded
+    prior_steps: int = 20  # the prior's solver steps: fewer shrink its amplitude (validation)
+    # zero-phase low-pass of the prior's samples: real heads hold 85-95 % of their power below
+    # 0.5 Hz, the samples wobble at 1-2 Hz; the cutoff is the one whose spectrum matched the
+    # validation tracks best (avatarvid study eval_motion_prior)
+    prior_cutoff_hz: float = 1.0
+
+
+@dataclass(frozen=True)
+class MotionModel:
+    """A denoiser with the training schedule its solver is built on."""
+
+    model: MotionDenoiser
+    schedule: Mapping
 
 
 def load_denoiser(
@@ -72,6 +87,16 @@ def load_denoiser(
     return model.to(device).eval()
 
 
+def load_prior(
+    path: str | Path = "motion", device: torch.device | str = "cpu"
+) -> MotionModel | None:
+    """The real-motion prior shipped next to a motion checkpoint (`PATH/prior`), or None."""
+    prior = checkpoint_path(path) / "prior"
+    if not (prior / "config.json").is_file():
+        return None
+    return MotionModel(load_denoiser(prior, device), load_scheduler(prior).config)
+
+
 def motion_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
     """DPM-Solver++ (order 2) on the training schedule `schedule` (x0 prediction), with
     DPM-Solver's own "linspace" timesteps: the setting the shipped checkpoint was measured at."""
@@ -89,15 +114,19 @@ def guided_x0(
     context: torch.Tensor,
     has_context: bool,
     settings: MotionSampling,
+    audio_tokens: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One guided x0 prediction; runs only the condition combinations the scales need."""
-    variants = [(True, has_context)]
-    need_no_ctx = has_context and settings.context_guidance != 1.0
-    need_no_audio = settings.audio_guidance != 1.0
-    if need_no_ctx or need_no_audio:
-        variants.append((True, False))
-    if need_no_audio:
-        variants.append((False, False))
+    """One guided x0 prediction, running only the condition combinations the scales need:
+    audio guidance given the context (2 passes) unless context has a scale of its own (3).
+    `audio_tokens`: `model.embed_audio(audio)`, when the caller computed it once per window."""
+    nested = has_context and settings.context_guidance != 1.0
+    if nested:  # f(-,-) + s_a (f(a,-) - f(-,-)) + s_c (f(a,c) - f(a,-))
+        variants = [(True, True), (True, False)]
+        variants += [(False, False)] if settings.audio_guidance != 1.0 else []
+    elif settings.audio_guidance != 1.0:  # f(-,c) + s_a (f(a,c) - f(-,c))
+        variants = [(True, has_context), (False, has_context)]
+    else:
+        variants = [(True, has_context)]
     b = len(variants)
     flags = torch.tensor(variants, device=x.device)
     out = model(
@@ -107,17 +136,19 @@ def guided_x0(
         context.expand(b, -1, -1),
         flags[:, 0],
         flags[:, 1],
+        audio_tokens=audio_tokens.expand(b, -1, -1) if audio_tokens is not None else None,
     )
-    full = out[0:1]
-    audio_only = out[1:2] if b > 1 else full
-    if not has_context:
-        audio_only = full
-    nothing = out[2:3] if need_no_audio else audio_only
-    return (
-        nothing
-        + settings.audio_guidance * (audio_only - nothing)
-        + settings.context_guidance * (full - audio_only)
-    )
+    if nested:
+        full, audio_only = out[0:1], out[1:2]
+        nothing = out[2:3] if b == 3 else audio_only
+        return (
+            nothing
+            + settings.audio_guidance * (audio_only - nothing)
+            + settings.context_guidance * (full - audio_only)
+        )
+    if b == 1:
+        return out
+    return out[1:2] + settings.audio_guidance * (out[0:1] - out[1:2])
 
 
 def _conditioned(
@@ -128,7 +159,10 @@ def _conditioned(
     settings: MotionSampling,
 ) -> ModelFn:
     """The guided denoiser of one window, its conditions bound: what `denoise` calls."""
-    return lambda x, t: guided_x0(model, x, t.reshape(1), audio, context, has_context, settings)
+    tokens = model.embed_audio(audio)
+    return lambda x, t: guided_x0(
+        model, x, t.reshape(1), audio, context, has_context, settings, tokens
+    )
 
 
 @contextmanager
@@ -143,6 +177,46 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+WindowFnFactory = Callable[[int, torch.Tensor, bool], ModelFn]
+
+
+def _outpaint(
+    model: MotionDenoiser,
+    schedule: Mapping,
+    n: int,
+    steps: int,
+    overlap: int,
+    generator: torch.Generator,
+    window_fn: WindowFnFactory,
+) -> torch.Tensor:
+    """(n, D) normalised motion, window after window: each denoised by `window_fn(start,
+    context, has_context)` given the frames before it, the frames it shares with the previous
+    window cross-faded."""
+    cfg = model.config
+    k, w, device = cfg.context, cfg.window, model.device
+    scheduler = motion_solver(schedule)
+    out = torch.zeros(n, cfg.motion_dim, device=device)
+    filled = 0
+    for start in chained_starts(n, w, overlap):
+        context = (
+            out[None, start - k : start]
+            if start >= k
+            else torch.zeros(1, k, cfg.motion_dim, device=device)
+        )
+        scheduler.set_timesteps(steps)
+        shape = (1, w, cfg.motion_dim)
+        x = randn_tensor(shape, generator=generator, device=device) * scheduler.init_noise_sigma
+        x = denoise(window_fn(start, context, start >= k), x, scheduler, scheduler.timesteps)
+        stop = min(n, start + w)
+        shared = max(0, filled - start)  # frames the previous window also made: cross-fade
+        fade = torch.arange(1, shared + 1, dtype=x.dtype, device=device)[:, None] / (shared + 1)
+        joint = slice(start, start + shared)
+        out[joint] = (1 - fade) * out[joint] + fade * x[0, :shared]
+        out[start + shared : stop] = x[0, shared : stop - start]
+        filled = stop
+    return out
+
+
 @torch.no_grad()
 def sample_motion(
     model: MotionDenoiser,
@@ -152,11 +226,15 @@ def sample_motion(
     settings: MotionSampling | None = None,
     *,
     schedule: Mapping,
+    prior: MotionModel | None = None,
 ) -> Motion:
     """Motion for `audio` (mono float32 at ANALYSIS_RATE), one row per frame at `fps`;
-    `schedule` is the model's training scheduler config (`load_scheduler(dir).config`)."""
+    `schedule` is the model's training scheduler config (`load_scheduler(dir).config`).
+    With a `prior` (`load_prior`), the channels it was trained on (head, brows, gaze) come
+    from it: real people's motion where speech says little, composed with the audio model's
+    lips, jaw and blinks."""
     with _one_thread():
-        return _sample(model, audio, fps, seed, settings or MotionSampling(), schedule)
+        return _sample(model, audio, fps, seed, settings or MotionSampling(), schedule, prior)
 
 
 def _sample(
@@ -166,42 +244,57 @@ def _sample(
     seed: int,
     settings: MotionSampling,
     schedule: Mapping,
+    prior: MotionModel | None,
 ) -> Motion:
     cfg = model.config
     n_out = num_video_frames(len(audio), ANALYSIS_RATE, fps)
     n = num_video_frames(len(audio), ANALYSIS_RATE, cfg.fps)
     k, w = cfg.context, cfg.window
     feats = frame_features(audio, cfg.fps, n)
-    padded = np.concatenate([silence_features(k), feats, silence_features(w)])
-    generator = torch.Generator().manual_seed(seed)
-    scheduler = motion_solver(schedule)
-    device = model.device
-    out = torch.zeros(n, cfg.motion_dim, device=device)
-    filled = 0
-    for start in chained_starts(n, w, settings.overlap):
-        a = torch.from_numpy(padded[start : start + k + w])[None].to(device)
-        context = (
-            out[None, start - k : start]
-            if start
-            else torch.zeros(1, k, cfg.motion_dim, device=device)
-        )
-        scheduler.set_timesteps(settings.steps)
-        shape = (1, w, cfg.motion_dim)
-        x = randn_tensor(shape, generator=generator, device=device) * scheduler.init_noise_sigma
+    padded = torch.from_numpy(np.concatenate([silence_features(k), feats, silence_features(w)]))
 
-        model_fn = _conditioned(model, a, context, start > 0, settings)
-        x = denoise(model_fn, x, scheduler, scheduler.timesteps)
-        stop = min(n, start + w)
-        shared = max(0, filled - start)  # frames the previous window also made: cross-fade
-        fade = torch.arange(1, shared + 1, dtype=x.dtype, device=device)[:, None] / (shared + 1)
-        joint = slice(start, start + shared)
-        out[joint] = (1 - fade) * out[joint] + fade * x[0, :shared]
-        out[start + shared : stop] = x[0, shared : stop - start]
-        filled = stop
+    def audio_window(start: int, context: torch.Tensor, has_context: bool) -> ModelFn:
+        a = padded[None, start : start + k + w].to(model.device)
+        return _conditioned(model, a, context, has_context, settings)
+
+    generator = torch.Generator().manual_seed(seed)
+    out = _outpaint(model, schedule, n, settings.steps, settings.overlap, generator, audio_window)
     values = model.denormalize(out).cpu().numpy()
-    values[:, _HEAD] *= settings.head_motion
-    values[:, _EXPRESSIVE] *= settings.expressiveness
     motion = Motion(values, cfg.fps)
-    if fps != cfg.fps or n_out != n:
+    if prior is not None:
+        motion = _compose(motion, prior, seed, settings)
+    motion.values[:, _HEAD] *= settings.head_motion
+    motion.values[:, _EXPRESSIVE] *= settings.expressiveness
+    # blinks may go negative (eyes wider than the photo's) for tracked drivers; the model was
+    # never shown that, so its small negative values are noise, not widening
+    motion.values[:, _BLINKS] = np.maximum(motion.values[:, _BLINKS], 0.0)
+    if fps != motion.fps or n_out != motion.num_frames:
         motion = motion.resampled(fps, n_out)
     return motion.clipped()
+
+
+def _compose(motion: Motion, prior: MotionModel, seed: int, settings: MotionSampling) -> Motion:
+    """`motion` with the prior's channels replaced by a sample of the prior (its own noise
+    stream, so the audio model's channels are the same with or without it)."""
+    p = prior.model
+    n = int(round(motion.num_frames / motion.fps * p.config.fps))
+    generator = torch.Generator().manual_seed(seed + 1)
+    unconditional = torch.zeros(1, 0, 0, device=p.device)
+    flags = torch.ones(1, dtype=torch.bool, device=p.device)
+
+    def prior_window(start: int, context: torch.Tensor, has_context: bool) -> ModelFn:
+        use = flags if has_context else ~flags
+        return lambda x, t: p(x, t.reshape(1), unconditional, context, ~flags, use)
+
+    overlap = min(settings.overlap, p.config.window // 2)
+    out = _outpaint(p, prior.schedule, n, settings.prior_steps, overlap, generator, prior_window)
+    values = p.denormalize(out).cpu().numpy()
+    smooth = [lowpass(c, settings.prior_cutoff_hz, p.config.fps) for c in values.T]
+    sampled = Motion.zeros(n, p.config.fps)
+    sampled.values[:, MOTION_LAYOUT.indices(p.channel_names)] = np.stack(smooth, axis=1)
+    if sampled.fps != motion.fps or n != motion.num_frames:
+        sampled = sampled.resampled(motion.fps, motion.num_frames)
+    composed = Motion(motion.values.copy(), motion.fps)
+    columns = MOTION_LAYOUT.indices(p.channel_names)
+    composed.values[:, columns] = sampled.values[:, columns]
+    return composed

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -62,11 +63,14 @@ class MotionTrainConfig(TrainConfig):
     train: MotionLoopSettings = MotionLoopSettings()
 
 
-def train_scheduler(model: MotionDenoiser) -> DDPMScheduler:
+Prediction = Literal["sample", "v_prediction"]
+
+
+def train_scheduler(model: MotionDenoiser, prediction_type: Prediction = "sample") -> DDPMScheduler:
     return DDPMScheduler(
         num_train_timesteps=model.config.num_train_timesteps,
         beta_schedule=model.config.beta_schedule,
-        prediction_type="sample",
+        prediction_type=prediction_type,
         clip_sample=False,
     )
 
@@ -90,16 +94,20 @@ def diffusion_loss(
     forward: Callable[..., torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Loss on one batch of crops: features (B, K+W, F), raw motion (B, K+W, D). `forward`
-    (default: `model`) is the call that predicts, e.g. the DDP wrapper around `model`."""
+    (default: `model`) is the call that predicts, e.g. the DDP wrapper around `model`. With a
+    v-prediction scheduler the loss is plain MSE on v (the smoothness term needs x0)."""
     k = model.config.context
     b = motion.shape[0]
     x = model.normalize(motion)
     context, clean = x[:, :k], x[:, k:]
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator)
-    noisy = scheduler.add_noise(clean, torch.randn(clean.shape, generator=generator), t)
+    noise = torch.randn(clean.shape, generator=generator)
+    noisy = scheduler.add_noise(clean, noise, t)
     use_audio = torch.rand(b, generator=generator) >= audio_dropout
     use_context = torch.rand(b, generator=generator) >= context_dropout
     pred = (forward or model)(noisy, t, features, context, use_audio, use_context)
+    if scheduler.config.prediction_type == "v_prediction":
+        return ((pred - scheduler.get_velocity(clean, noise, t)) ** 2 * weights).mean()
     mse = ((pred - clean) ** 2 * weights).mean()
     # velocity, including the step out of the (known) context frames when they are given
     joined_pred = torch.cat([context[:, -1:], pred], dim=1)

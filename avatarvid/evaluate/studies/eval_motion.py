@@ -31,7 +31,7 @@ from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.perception.face_mesh import detect_reference_face
-from avatarvid.sampling.motion import MotionSampling, load_denoiser
+from avatarvid.sampling.motion import MotionSampling, load_denoiser, load_prior
 from avatarvid.sampling.motion import sample_motion as _sample_motion
 from avatarvid.sampling.schedulers import load_scheduler
 from avatarvid.sampling.windows import chained_starts
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=str(checkpoint_path("motion")))
     p.add_argument("--split", default="test")
     p.add_argument("--max-clips", type=int, default=60)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=MotionSampling.steps)
     p.add_argument("--audio-guidance", type=float, default=1.5)
     p.add_argument("--json", type=Path)
     p.add_argument("--rss-seconds", type=float, help=argparse.SUPPRESS)
@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     trained = load_denoiser(args.checkpoint)
     sample_motion = partial(_sample_motion, schedule=load_scheduler(args.checkpoint).config)
     settings = MotionSampling(steps=args.steps, audio_guidance=args.audio_guidance)
+    prior = load_prior(args.checkpoint)  # the default composition (head_style "real")
     if args.rss_seconds:
-        sample_motion(trained, long_audio(clips, args.rss_seconds), 25.0, 0, settings)
+        sample_motion(trained, long_audio(clips, args.rss_seconds), 25.0, 0, settings,
+                      prior=prior)
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         return 0
     torch.manual_seed(0)
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             print(audio_kind, name, report[f"{audio_kind}/{name}"], f"{time.time() - t0:.0f}s")
     audio60 = long_audio(clips, 60.0)
     t0, c0 = time.time(), time.process_time()
-    motion = sample_motion(trained, audio60, fps, 0, settings)
+    report["sample_60s_prior"] = prior is not None
+    motion = sample_motion(trained, audio60, fps, 0, settings, prior=prior)
     report["sample_60s_wall_s"] = round(time.time() - t0, 2)
     report["sample_60s_cpu_s"] = round(time.process_time() - c0, 2)
     scale = np.array(trained.config.motion_std, np.float32)
