@@ -41,8 +41,10 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+# head_style speech: with the real-motion prior's head, x264 gave different bytes for the same
+# frames from run to run when audio is interleaved (found, not yet fixed; frames are identical)
 SIX_JOBS = """
-defaults: {size: 64, seed: 3}
+defaults: {size: 64, seed: 3, motion: {head_style: speech}}
 jobs:
   - image: astronaut.png
     audio: [a.wav, b.wav]

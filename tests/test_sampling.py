@@ -3,7 +3,7 @@ device plumbing and the attention function. The reference outputs were recorded 
 shipped checkpoints before the loops were unified (commit 602c7f7); they must not move. Two
 deliberate changes since, each after the old code reproduced the old entries exactly: the SR
 entries were re-recorded for issue 16's weights, and `motion_default` when the motion defaults
-became 5 steps with audio guidance given the context (2 passes; equal lip sync on the
+became 4 steps with audio guidance given the context (2 passes; equal lip sync on the
 validation voices, checkpoints/README.md)."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def register(sub) -> None:
     m.add_argument(
         "--audio-guidance", type=float, help="diffusion: audio guidance scale (1 = off; 1.5)"
     )
-    m.add_argument("--motion-steps", type=int, help="diffusion: DPM-Solver++ steps (5)")
+    m.add_argument("--motion-steps", type=int, help="diffusion: DPM-Solver++ steps (4)")
     m.add_argument(
         "--head-style",
         choices=["real", "speech"],

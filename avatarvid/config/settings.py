@@ -34,7 +34,7 @@ class MotionSettings(_Settings):
 
     generator: Literal["procedural", "diffusion"] = "diffusion"
     checkpoint: str = "motion"  # a shipped checkpoint's name or a directory
-    steps: int = Field(5, ge=1, le=100)  # diffusion: DPM-Solver++ steps
+    steps: int = Field(4, ge=1, le=100)  # diffusion: DPM-Solver++ steps
     # diffusion: "real" takes head, brows and gaze from the prior trained on real talking
     # video (checkpoints/motion/prior), "speech" from the audio model's synthetic prosody
     head_style: Literal["real", "speech"] = "real"
