@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 import tempfile
-import wave
 from pathlib import Path
 
 import cv2
@@ -29,6 +28,7 @@ from avatarvid.api import vlog
 from avatarvid.assets import examples_dir
 from avatarvid.data.shards import read_split
 from avatarvid.evaluate.report import evaluate_talking_video
+from avatarvid.evaluate.studies.eval_motion_videos import write_wav
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.video import VideoReader, VideoWriter
 
@@ -36,14 +36,6 @@ METRICS = ("yaw_std_deg", "pitch_std_deg", "roll_std_deg", "head_speed_deg_s", "
            "blinks_per_minute", "phoneme_sync_corr", "lipsync_corr")
 PIECE_SECONDS = 20.0
 VARIANTS = {"before": {"head_style": "speech", "steps": 10}, "after": {}}
-
-
-def write_wav(path: Path, audio: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(ANALYSIS_RATE)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def joined(parts: list[np.ndarray], pause: float = 0.4) -> np.ndarray:
