@@ -3,9 +3,13 @@
 The audio is cut into overlapping windows; each window is denoised with DPM-Solver++ while
 conditioned on the `context` frames already produced before it (temporal outpainting), and the
 frames it shares with the previous window are cross-faded, so length is unbounded, seams are
-smooth and memory holds one window plus the features. Classifier-free guidance has
-separate scales for audio and for context:
+smooth and memory holds one window plus the features. Classifier-free guidance on the audio,
+given the context (2 passes):
+    x0 = f(-, c) + s_audio * (f(a, c) - f(-, c));
+with a context scale of its own (s_context != 1) it nests (3 passes):
     x0 = f(-, -) + s_audio * (f(a, -) - f(-, -)) + s_context * (f(a, c) - f(a, -)).
+A real-motion prior (`load_prior`) is sampled the same way, window after window, and supplies
+the channels it was trained on.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def load_prior(
 
 
 def motion_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
-    """DPM-Solver++ (order 2) on the training schedule `schedule` (x0 prediction), with
+    """DPM-Solver++ (order 2) on the training schedule `schedule` (its prediction type), with
     DPM-Solver's own "linspace" timesteps: the setting the shipped checkpoint was measured at."""
     return solver_from_config(
         schedule, "dpm", algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="linspace"
