@@ -103,7 +103,7 @@ _NOTES = {
     "yaw_std_deg": "0 = frozen head; a few degrees looks alive",
     "pitch_std_deg": "",
     "roll_std_deg": "",
-    "head_speed_deg_s": "mean rotation speed; real talking video tracked alike: ~10-16",
+    "head_speed_deg_s": "mean rotation speed; real talking video tracked alike: ~5-14",
     "jitter": "landmark acceleration / eye distance; ~0.01-0.02 is tracker noise",
     "identity_similarity": "SSIM of aligned face vs reference photo (a proxy); 1 = same",
     "face_sharpness": "Laplacian variance of the aligned face; compare with the photo's",
