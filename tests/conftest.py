@@ -13,6 +13,23 @@ from avatarvid.assets import examples_dir
 EXAMPLES = examples_dir()
 
 
+def render_face_video(path: Path, photo: np.ndarray, motion_rows: np.ndarray, fps: float) -> Path:
+    """`photo` moved by the product's rig and warp along (T, D) motion rows, as an mp4: a
+    driver whose true motion is known."""
+    from avatarvid.media.video import VideoWriter
+    from avatarvid.motion.rig import FaceRig
+    from avatarvid.perception.face_mesh import detect_reference_face
+    from avatarvid.warp.face import FaceWarper
+
+    landmarks = detect_reference_face(photo).landmarks
+    rig, warper = FaceRig(landmarks), FaceWarper(photo, landmarks)
+    height, width = photo.shape[:2]
+    with VideoWriter(path, fps, width, height) as writer:
+        for row in motion_rows:
+            writer.write(warper.render(rig.landmarks(row)))
+    return path
+
+
 @pytest.fixture(scope="session")
 def astronaut_path() -> Path:
     return EXAMPLES / "astronaut.png"

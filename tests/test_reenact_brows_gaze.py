@@ -10,11 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import render_face_video
 
 from avatarvid.cli import main
 from avatarvid.evaluate.metrics import brow_height, eye_aspect_ratio, gaze, pearson
 from avatarvid.media.image import load_image
-from avatarvid.media.video import VideoReader, VideoWriter
+from avatarvid.media.video import VideoReader
 from avatarvid.motion.driving import FaceMotionFitter
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
@@ -55,13 +56,9 @@ def small_astronaut(astronaut_path) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def brow_gaze_driver(tmp_path_factory, small_astronaut) -> Path:
-    photo, landmarks = small_astronaut
-    rig, warper = FaceRig(landmarks), FaceWarper(photo, landmarks)
+    photo, _ = small_astronaut
     path = tmp_path_factory.mktemp("reenact_bg") / "driver.mp4"
-    with VideoWriter(path, FPS, SIDE, SIDE) as writer:
-        for row in _driver_motion().values:
-            writer.write(warper.render(rig.landmarks(row)))
-    return path
+    return render_face_video(path, photo, _driver_motion().values, FPS)
 
 
 def test_fit_reads_wider_eyes_as_a_negative_blink(small_astronaut):

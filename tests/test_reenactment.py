@@ -9,11 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import render_face_video
 
 from avatarvid.cli import main
 from avatarvid.evaluate.metrics import eye_aspect_ratio, mouth_aperture, pearson
 from avatarvid.media.image import load_image
-from avatarvid.media.video import VideoReader, VideoWriter
+from avatarvid.media.video import VideoReader
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.face_mesh import FaceMeshTracker, detect_reference_face
@@ -48,13 +49,8 @@ def _eyes_and_mouth(path: Path) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def face_driver(tmp_path_factory, astronaut_path) -> Path:
     photo = cv2.resize(load_image(astronaut_path), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-    landmarks = detect_reference_face(photo).landmarks
-    rig, warper = FaceRig(landmarks), FaceWarper(photo, landmarks)
     path = tmp_path_factory.mktemp("reenact") / "driver.mp4"
-    with VideoWriter(path, FPS, SIDE, SIDE) as writer:
-        for row in _driver_motion().values:
-            writer.write(warper.render(rig.landmarks(row)))
-    return path
+    return render_face_video(path, photo, _driver_motion().values, FPS)
 
 
 def test_fit_reads_a_closed_eye_as_a_blink(astronaut_path):

@@ -20,7 +20,7 @@ BANDS_HZ = ((0.0, 0.5), (0.5, 2.0), (2.0, 6.0))
 BLINK_CLOSED = 0.6  # eyes count as closed under this fraction of their usual openness
 
 
-def _band_power(x: np.ndarray, fps: float) -> tuple[list[float], float]:
+def band_power(x: np.ndarray, fps: float) -> tuple[list[float], float]:
     """Fraction of a centred signal's power per band of `BANDS_HZ`, and its centroid (Hz)."""
     x = x - x.mean()
     power = np.abs(np.fft.rfft(x)) ** 2
@@ -64,7 +64,7 @@ def motion_stats(clips: list[np.ndarray], landmarks: list[np.ndarray], fps: floa
                             for c in clips if len(c) > 1])
     spectra = {}
     for j, name in enumerate(names):
-        parts = [_band_power(c[:, j], fps) for c in clips]
+        parts = [band_power(c[:, j], fps) for c in clips]
         weights = np.array([len(c) for c in clips], np.float64)
         bands = np.average([p[0] for p in parts], axis=0, weights=weights)
         labels = [f"{lo}-{hi}Hz" for lo, hi in BANDS_HZ]

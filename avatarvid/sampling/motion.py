@@ -296,11 +296,11 @@ def _compose(motion: Motion, prior: MotionModel, seed: int, settings: MotionSamp
     out = _outpaint(p, prior.schedule, n, settings.prior_steps, overlap, generator, prior_window)
     values = p.denormalize(out).cpu().numpy()
     smooth = [lowpass(c, settings.prior_cutoff_hz, p.config.fps) for c in values.T]
+    columns = MOTION_LAYOUT.indices(p.channel_names)
     sampled = Motion.zeros(n, p.config.fps)
-    sampled.values[:, MOTION_LAYOUT.indices(p.channel_names)] = np.stack(smooth, axis=1)
+    sampled.values[:, columns] = np.stack(smooth, axis=1)
     if sampled.fps != motion.fps or n != motion.num_frames:
         sampled = sampled.resampled(motion.fps, motion.num_frames)
     composed = Motion(motion.values.copy(), motion.fps)
-    columns = MOTION_LAYOUT.indices(p.channel_names)
     composed.values[:, columns] = sampled.values[:, columns]
     return composed

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from avatarvid.assets import checkpoint_path
-from avatarvid.data.motion_stats import _band_power
+from avatarvid.data.motion_stats import band_power
 from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, load_real_motion
 from avatarvid.data.shards import read_split
 from avatarvid.media.audio import ANALYSIS_RATE
@@ -75,7 +75,7 @@ def band_error(generated: list[np.ndarray], real: list[np.ndarray]) -> float:
     rot = [PRIOR_CHANNELS.index(n) for n in ("head_yaw", "head_pitch", "head_roll")]
 
     def bands(tracks: list[np.ndarray], i: int) -> np.ndarray:
-        return np.mean([_band_power(t[:, i], FPS)[0] for t in tracks], axis=0)
+        return np.mean([band_power(t[:, i], FPS)[0] for t in tracks], axis=0)
 
     return float(sum(np.abs(bands(generated, i) - bands(real, i)).sum() for i in rot))
 
