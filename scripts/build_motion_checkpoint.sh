@@ -16,4 +16,4 @@ nice -n 5 .venv/bin/avatarvid data clips --out out/clips
 rm -rf out/train_motion_prior
 nice -n 5 .venv/bin/avatarvid train motion-prior --config configs/train/motion_prior.yaml
 nice -n 5 .venv/bin/avatarvid study eval_motion_prior --clips out/clips --tts out/motion_tts \
-  --json checkpoints/motion/prior/eval.json
+  --json checkpoints/motion/prior/eval.json --write-calibration

@@ -14,6 +14,7 @@ the channels it was trained on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ from avatarvid.sampling.windows import chained_starts
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)
 _EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.startswith("blink")))
 _BLINKS = MOTION_LAYOUT.indices(("blink_l", "blink_r"))
+# A prior's amplitude calibration, next to its weights: few-step solvers and the low-pass
+# shrink samples towards the mean; per channel, the gain back to the training tracks' std
+# (written by `avatarvid study eval_motion_prior --write-calibration`).
+CALIBRATION = "calibration.json"
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,12 @@ class MotionSampling:
 
 @dataclass(frozen=True)
 class MotionModel:
-    """A denoiser with the training schedule its solver is built on."""
+    """A denoiser with the training schedule its solver is built on, and for a prior the
+    per-channel gain that restores its samples' amplitude (`CALIBRATION`), if measured."""
 
     model: MotionDenoiser
     schedule: Mapping
+    gain: np.ndarray | None = None
 
 
 def load_denoiser(
@@ -96,11 +103,29 @@ def load_denoiser(
 def load_prior(
     path: str | Path = "motion", device: torch.device | str = "cpu"
 ) -> MotionModel | None:
-    """The real-motion prior shipped next to a motion checkpoint (`PATH/prior`), or None."""
+    """The real-motion prior shipped next to a motion checkpoint (`PATH/prior`) with its
+    amplitude calibration if it has one, or None."""
     prior = checkpoint_path(path) / "prior"
     if not (prior / "config.json").is_file():
         return None
-    return MotionModel(load_denoiser(prior, device), load_scheduler(prior).config)
+    model = load_denoiser(prior, device)
+    return MotionModel(model, load_scheduler(prior).config, read_gain(prior, model.channel_names))
+
+
+def read_gain(prior: Path, channels: tuple[str, ...]) -> np.ndarray | None:
+    """Per-channel gains of `prior/CALIBRATION` in `channels` order (1 where absent), or None
+    without the file."""
+    path = prior / CALIBRATION
+    if not path.is_file():
+        return None
+    try:
+        gains = json.loads(path.read_text())["channel_gain"]
+        gain = np.array([float(gains.get(c, 1.0)) for c in channels], np.float32)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{path} is not a prior calibration ({e})") from None
+    if not (np.isfinite(gain).all() and (gain > 0).all()):
+        raise CheckpointError(f"{path}: gains must be finite and positive")
+    return gain
 
 
 def motion_solver(schedule: Mapping) -> DPMSolverMultistepScheduler:
@@ -295,10 +320,12 @@ def _compose(motion: Motion, prior: MotionModel, seed: int, settings: MotionSamp
     overlap = min(settings.overlap, p.config.window // 2)
     out = _outpaint(p, prior.schedule, n, settings.prior_steps, overlap, generator, prior_window)
     values = p.denormalize(out).cpu().numpy()
-    smooth = [lowpass(c, settings.prior_cutoff_hz, p.config.fps) for c in values.T]
+    smooth = np.stack([lowpass(c, settings.prior_cutoff_hz, p.config.fps) for c in values.T], 1)
+    if prior.gain is not None:
+        smooth *= prior.gain
     columns = MOTION_LAYOUT.indices(p.channel_names)
     sampled = Motion.zeros(n, p.config.fps)
-    sampled.values[:, columns] = np.stack(smooth, axis=1)
+    sampled.values[:, columns] = smooth
     if sampled.fps != motion.fps or n != motion.num_frames:
         sampled = sampled.resampled(motion.fps, motion.num_frames)
     composed = Motion(motion.values.copy(), motion.fps)

@@ -10,8 +10,11 @@ the real statistics; 0.69 = off by a factor of 2 either way), and the head's spe
 (`band_error`). Sets (data/real_motion.py): train = the first 85 % of the training person's
 clips, validation = the rest (picks the solver steps by amplitude, then the low-pass cutoff by
 `band_error`), test = the held-out person (never trained on, never used to choose).
-Generators: the trained prior, the same network untrained, the audio model's own head
-(espeak-ng test speech), and the procedural baseline.
+Calibration: at the shipped sampling settings, the per-channel gain that brings the samples'
+std back to the training tracks' (with their mirror images, as trained); kept
+(`--write-calibration`) only if it brings the samples closer to validation. Generators, all at
+the shipped settings: the trained prior with and without that gain, the same network
+untrained, the audio model's own head (espeak-ng test speech), and the procedural baseline.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import torch
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.data.motion_stats import band_power
-from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, load_real_motion
+from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, load_real_motion, mirrored
 from avatarvid.data.shards import read_split
 from avatarvid.media.audio import ANALYSIS_RATE
 from avatarvid.models.motion_denoiser import MotionDenoiser
 from avatarvid.motion.procedural import lowpass, procedural_motion
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.motion import (
+    CALIBRATION,
     MotionModel,
     MotionSampling,
     load_denoiser,
@@ -93,14 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20])
     p.add_argument("--cutoffs", type=float, nargs="+", default=[0.7, 1.0, 1.5, 2.0])
     p.add_argument("--json", type=Path)
+    p.add_argument("--write-calibration", action="store_true",
+                   help=f"write prior/{CALIBRATION} if the gains bring validation closer, "
+                   "else remove it")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     real = load_real_motion(args.clips, FPS)
     prior = load_prior(args.checkpoint)
     if prior is None:
         raise SystemExit(f"no prior in {args.checkpoint}/prior")
-    torch.manual_seed(0)
-    untrained = MotionModel(MotionDenoiser.from_config(prior.model.config).eval(), prior.schedule)
+    prior_dir = checkpoint_path(args.checkpoint) / "prior"
+    raw = MotionModel(prior.model, prior.schedule)  # without any calibration it ships with
     audio_model = load_denoiser(args.checkpoint)
     schedule = load_scheduler(args.checkpoint).config
     audio = test_audio(args.tts)
@@ -124,19 +131,43 @@ def main(argv: list[str] | None = None) -> int:
     default = MotionSampling()
     for steps in args.steps:
         report["steps"][steps] = distance(
-            prior_samples(prior, steps, default.prior_cutoff_hz), real.val)
+            prior_samples(raw, steps, default.prior_cutoff_hz), real.val)
         print("validation, prior steps", steps, report["steps"][steps], flush=True)
     best = min(args.steps, key=lambda s: report["steps"][s]["amplitude_log_error"])
     for cutoff in args.cutoffs:
-        samples = prior_samples(prior, best, cutoff)
+        samples = prior_samples(raw, best, cutoff)
         report["cutoff_hz"][cutoff] = {"band_error": band_error(samples, real.val),
                                       **distance(samples, real.val)}
         print("validation, cutoff", cutoff, report["cutoff_hz"][cutoff], flush=True)
     cutoff = min(args.cutoffs, key=lambda c: report["cutoff_hz"][c]["band_error"])
     report["chosen"] = {"steps": best, "cutoff_hz": cutoff}
+
+    # Calibration at the shipped sampling settings: the gain back to the std of the tracks it
+    # trained on (mirrored as in training, so left and right brows get the same target).
+    steps, cutoff = default.prior_steps, default.prior_cutoff_hz
+    uncalibrated = prior_samples(raw, steps, cutoff)
+    trained_std = np.concatenate(real.train + [mirrored(t) for t in real.train]).std(0)
+    gain = trained_std / np.maximum(np.concatenate(uncalibrated).std(0), 1e-6)
+    calibrated = MotionModel(raw.model, raw.schedule, gain.astype(np.float32))
+    helps = distance([u * gain for u in uncalibrated], real.val)["amplitude_log_error"] < (
+        distance(uncalibrated, real.val)["amplitude_log_error"])
+    gains = {c: round(float(g), 4) for c, g in zip(PRIOR_CHANNELS, gain, strict=True)}
+    report["calibration"] = {"at": {"steps": steps, "cutoff_hz": cutoff}, "chosen": helps,
+                             "channel_gain": gains}
+    print("calibration", report["calibration"], flush=True)
+    if args.write_calibration and helps:
+        (prior_dir / CALIBRATION).write_text(json.dumps(
+            {"channel_gain": gains, "measured_at": report["calibration"]["at"]}, indent=1) + "\n")
+    elif args.write_calibration:  # a retrained prior must not keep its predecessor's gains
+        (prior_dir / CALIBRATION).unlink(missing_ok=True)
+
+    torch.manual_seed(0)
+    untrained = MotionModel(
+        MotionDenoiser.from_config(raw.model.config).eval(), raw.schedule)
     generators = {
-        "prior (trained)": lambda: prior_samples(prior, best, cutoff),
-        "prior (untrained)": lambda: prior_samples(untrained, best, cutoff),
+        "prior (trained, calibrated)": lambda: prior_samples(calibrated, steps, cutoff),
+        "prior (trained)": lambda: uncalibrated,
+        "prior (untrained)": lambda: prior_samples(untrained, steps, cutoff),
         "audio model's own head": speech_head,
         "procedural": procedural,
     }
