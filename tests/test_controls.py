@@ -12,7 +12,7 @@ from avatarvid.config.settings import VlogConfig
 from avatarvid.evaluate.report import evaluate_talking_video
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.motion.controls import blink_onsets
-from avatarvid.motion.schema import GAZE
+from avatarvid.motion.schema import GAZE, MOTION_LAYOUT, MOUTH_CHANNELS
 from avatarvid.pipelines.vlog import VlogRequest, make_motion
 
 GENERATORS = ("diffusion", "procedural")
@@ -48,6 +48,17 @@ def test_expressiveness_scales_brows(generator, speech, astronaut_path, speech_p
         for s in (0.0, 0.5, 1.0)
     ]
     assert amps[0] == 0.0 and 0 < amps[1] < amps[2]
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_expressiveness_leaves_the_lips_speaking(generator, speech, astronaut_path, speech_path):
+    """A calm face (0) or a lively one (2) says the same words: mouth channels are untouched."""
+    mouth = MOTION_LAYOUT.indices(MOUTH_CHANNELS)
+    runs = [_motion(speech, astronaut_path, speech_path, generator, expressiveness=s).values
+            for s in (0.0, 1.0, 2.0)]
+    assert runs[1][:, mouth].std() > 0.05
+    for run in (runs[0], runs[2]):
+        np.testing.assert_array_equal(run[:, mouth], runs[1][:, mouth])
 
 
 @pytest.mark.parametrize("generator", GENERATORS)

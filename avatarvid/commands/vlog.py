@@ -72,7 +72,9 @@ def register(sub) -> None:
         "video; speech = the audio model's own (preset: real)",
     )
     m.add_argument(
-        "--expressiveness", type=float, help="scale of facial expressions, 0..2 (1 = as trained)"
+        "--expressiveness",
+        type=float,
+        help="scale of brows and smiles, 0..2 (1 = as trained; the lips speak at any scale)",
     )
     m.add_argument("--head-motion", type=float, help="scale of head motion, 0..3 (1 = natural)")
     m.add_argument("--blink-rate", type=float, help="blinks per minute, 0..60 (preset: 17)")

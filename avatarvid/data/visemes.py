@@ -17,19 +17,7 @@ import numpy as np
 from avatarvid.data.espeak import Phone
 from avatarvid.media.features import loudness_db, num_video_frames
 from avatarvid.motion.procedural import band_noise, lowpass, sample_blinks, sample_saccades
-from avatarvid.motion.schema import Motion
-
-MOUTH_CHANNELS = (
-    "jaw_open",
-    "lip_close",
-    "lip_press",
-    "lip_funnel",
-    "lip_pucker",
-    "stretch_l",
-    "stretch_r",
-    "upper_lip_up",
-    "lower_lip_down",
-)
+from avatarvid.motion.schema import MOUTH_CHANNELS, Motion
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from avatarvid.data.shards import Clip
-from avatarvid.data.visemes import MOUTH_CHANNELS
 from avatarvid.evaluate.metrics import best_lag_correlation, mouth_aperture, pearson
 from avatarvid.motion.rig import FaceRig
-from avatarvid.motion.schema import HEAD_ROTATION, HEAD_TRANSLATION, MOTION_LAYOUT, Motion
+from avatarvid.motion.schema import (
+    HEAD_ROTATION,
+    HEAD_TRANSLATION,
+    MOTION_LAYOUT,
+    MOUTH_CHANNELS,
+    Motion,
+)
 
 Generator = Callable[[np.ndarray, int], Motion]  # (16 kHz audio, seed) -> motion at clip fps
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)

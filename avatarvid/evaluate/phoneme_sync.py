@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from avatarvid.data.espeak import Phone
-from avatarvid.data.visemes import ARPABET_TO_ESPEAK, MOUTH_CHANNELS, mouth_targets
+from avatarvid.data.visemes import ARPABET_TO_ESPEAK, mouth_targets
+from avatarvid.motion.schema import MOUTH_CHANNELS
 from avatarvid.perception.phonemes import RecognisedPhone, recognise_phones
 
 _JAW, _CLOSE = MOUTH_CHANNELS.index("jaw_open"), MOUTH_CHANNELS.index("lip_close")

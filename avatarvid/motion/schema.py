@@ -52,6 +52,18 @@ EXPRESSIONS = (
     "brow_down",
 )
 GAZE = ("gaze_x", "gaze_y")
+# The expressions that articulate speech: lip sync lives here, so style controls leave them be.
+MOUTH_CHANNELS = (
+    "jaw_open",
+    "lip_close",
+    "lip_press",
+    "lip_funnel",
+    "lip_pucker",
+    "stretch_l",
+    "stretch_r",
+    "upper_lip_up",
+    "lower_lip_down",
+)
 BLINK_WIDEST = -0.5  # blink at its low end: the lid gap 1.475 x the reference's
 
 

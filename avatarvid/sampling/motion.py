@@ -37,6 +37,7 @@ from avatarvid.motion.schema import (
     HEAD_ROTATION,
     HEAD_TRANSLATION,
     MOTION_LAYOUT,
+    MOUTH_CHANNELS,
     Motion,
 )
 from avatarvid.sampling.denoise import ModelFn, denoise
@@ -44,7 +45,11 @@ from avatarvid.sampling.schedulers import load_scheduler, solver_from_config
 from avatarvid.sampling.windows import chained_starts
 
 _HEAD = MOTION_LAYOUT.indices(HEAD_ROTATION + HEAD_TRANSLATION)
-_EXPRESSIVE = MOTION_LAYOUT.indices(tuple(e for e in EXPRESSIONS if not e.startswith("blink")))
+# what `expressiveness` scales: smiles and brows; not blinks (their own rate control) nor the
+# mouth's articulation (at 0 the face is calm but still speaks)
+_EXPRESSIVE = MOTION_LAYOUT.indices(
+    tuple(e for e in EXPRESSIONS if not e.startswith("blink") and e not in MOUTH_CHANNELS)
+)
 _BLINKS = MOTION_LAYOUT.indices(("blink_l", "blink_r"))
 # A prior's amplitude calibration, next to its weights: few-step solvers and the low-pass
 # shrink samples towards the mean; per channel, the gain back to the training tracks' std

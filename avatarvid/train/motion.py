@@ -22,10 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from avatarvid.data.motion_batches import WindowBank
 from avatarvid.data.shards import read_split
-from avatarvid.data.visemes import MOUTH_CHANNELS
 from avatarvid.errors import InputError
 from avatarvid.models.motion_denoiser import MotionDenoiser
-from avatarvid.motion.schema import MOTION_LAYOUT
+from avatarvid.motion.schema import MOTION_LAYOUT, MOUTH_CHANNELS
 from avatarvid.train import loop
 from avatarvid.train.config import ExistingDir, LoopSettings, TrainConfig, load_train_config
 from avatarvid.train.loop import Context, fingerprint, shard
