@@ -140,11 +140,14 @@ def test_procedural_motion_is_deterministic_per_seed(short_speech):
 
 
 def test_blinks_are_natural_on_long_silence():
-    """Silence still gets idle motion: 10-25 blinks a minute, irregular, 100-300 ms each."""
+    """Silence still gets idle motion: 10-25 blinks a minute, irregular, 200-400 ms each."""
     m = procedural_motion(np.zeros(ANALYSIS_RATE * 120, np.float32), ANALYSIS_RATE, 25, seed=0)
     closed = m["blink_l"] > 0.5
     starts = np.flatnonzero(np.diff(closed.astype(int)) == 1)
     assert 20 <= len(starts) <= 50  # per two minutes
     intervals = np.diff(starts) / 25
     assert intervals.std() / intervals.mean() > 0.25  # not periodic
+    moving = np.diff(np.concatenate([[0], (m["blink_l"] > 0).astype(int), [0]]))
+    lengths = (np.flatnonzero(moving == -1) - np.flatnonzero(moving == 1)) / 25
+    assert lengths.min() >= 0.16 and lengths.max() <= 0.44  # 200-400 ms, whole frames
     assert m["jaw_open"].max() < 0.05 and m["head_yaw"].std() > 0.003
