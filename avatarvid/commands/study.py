@@ -13,6 +13,7 @@ PACKAGE = "avatarvid.evaluate.studies"
 
 # name -> what it measures (one line for `avatarvid study --help`)
 STUDIES: dict[str, str] = {
+    "bench_animate": "`animate` on any driver: PCK, motion, foot sliding, background, frozen",
     "bench_renderer": "renderer U-Net vs diffusers' UNet3DConditionModel: speed at equal size",
     "bench_sr": "frames per second of the SR models (fast, diffusion; x2, x4)",
     "crop_pedestrian": "a real-footage `animate` driver: one pedestrian followed and upscaled",

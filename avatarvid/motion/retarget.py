@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatarvid.geometry import rotate_2d
-from avatarvid.perception.pose import L_HIP, L_SHOULDER, NUM_POSE, R_HIP, R_SHOULDER
+from avatarvid.perception.pose import (
+    L_HIP,
+    L_SHOULDER,
+    MIRROR,
+    NUM_POSE,
+    R_HIP,
+    R_SHOULDER,
+)
 
 ROOT, NECK = NUM_POSE, NUM_POSE + 1  # virtual joints: mid-hip, mid-shoulder
 NUM_JOINTS = NUM_POSE + 2
@@ -42,6 +49,31 @@ def with_virtual_joints(points: np.ndarray) -> np.ndarray:
     root = (points[..., L_HIP, :] + points[..., R_HIP, :]) / 2
     neck = (points[..., L_SHOULDER, :] + points[..., R_SHOULDER, :]) / 2
     return np.concatenate([points, root[..., None, :], neck[..., None, :]], axis=-2)
+
+
+def facing(joints: np.ndarray) -> np.ndarray:
+    """(..., >=25, 2) skeletons -> (...,) how far the subject's left shoulder and hip lie to the
+    image right of their right ones, in torso lengths: > 0 facing the camera, < 0 away."""
+    side = joints[..., [L_SHOULDER, L_HIP], 0] - joints[..., [R_SHOULDER, R_HIP], 0]
+    torso = np.linalg.norm(
+        joints[..., [L_SHOULDER, R_SHOULDER], :].mean(-2) - joints[..., [L_HIP, R_HIP], :].mean(-2),
+        axis=-1,
+    )
+    return side.mean(-1) / np.maximum(torso, 1e-6)
+
+
+def face_like(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(T, >=33, 2) driver skeletons with left and right relabelled when, over the clip, the
+    driver faces the other way than the reference (median `facing`).
+
+    A 2D warp cannot turn a photo round, so a driver seen from behind (or read so by the pose
+    model: walkers side-on in vtest.avi) drives the photo's near-side limbs with its
+    near-side limbs; followed label by label, the photo's arms crossed over its body.
+    """
+    seen = facing(driver[..., :NUM_POSE, :])
+    if np.isfinite(seen).any() and np.nanmedian(seen) * facing(reference[:NUM_POSE]) < 0:
+        return driver[:, MIRROR + list(range(NUM_POSE, driver.shape[1]))]
+    return driver
 
 
 def torso_length(joints: np.ndarray) -> float:
@@ -90,3 +122,44 @@ class Retargeter:
                 bone = now / max(np.linalg.norm(now), 1e-6) * np.linalg.norm(ref_bone)
             out[child] = out[parent] + ratio * bone
         return out
+
+
+# Driver frames at or above this confidence are followed at once; below it the output moves
+# only that fraction of the way (at least EASE_FLOOR: frames filled between detections, at
+# confidence 0, still glide along the filled path), so a doubtful frame eases the pose
+# instead of jerking it.
+FULL_TRUST, EASE_FLOOR = 0.8, 0.35
+
+
+# Travel slower than a moving average over this many seconds is the person's path, not their
+# body's motion (a walker's stride and bob are ~1 s cycles).
+TRAVEL_WINDOW_S = 1.0
+
+
+def in_place(joints: np.ndarray, fps: float) -> np.ndarray:
+    """(T, J, 2) skeletons with the root's slow travel since the first frame removed.
+
+    A driver who crosses a wide shot would walk the reference out of its photo (vtest.avi: a
+    pedestrian crossing 200 px in 3 s moved the reference 360 px at 256 px output); so the
+    output walks on the spot, like on a treadmill, and keeps the stride's bob and sway.
+    """
+    root = joints[:, ROOT]
+    width = max(1, round(TRAVEL_WINDOW_S * fps)) | 1
+    padded = np.pad(root, ((width // 2, width // 2), (0, 0)), mode="edge")
+    kernel = np.ones(width) / width
+    path = np.stack([np.convolve(padded[:, a], kernel, mode="valid") for a in range(2)], 1)
+    return joints - (path - path[0])[:, None, :]
+
+
+class ConfidenceEase:
+    """Retargeted skeletons, eased by the driver's per-frame confidence (called in order)."""
+
+    def __init__(self) -> None:
+        self._last: np.ndarray | None = None
+
+    def __call__(self, joints: np.ndarray, confidence: float) -> np.ndarray:
+        weight = float(np.clip(confidence / FULL_TRUST, EASE_FLOOR, 1.0))
+        if self._last is not None:
+            joints = self._last + weight * (joints - self._last)
+        self._last = joints
+        return joints

@@ -22,18 +22,15 @@ import time
 from pathlib import Path
 
 import cv2
-import matplotlib
 import numpy as np
 
 from avatarvid.assets import examples_dir
 from avatarvid.config.settings import AnimateConfig
 from avatarvid.evaluate.pose_follow import pck, video_poses
-from avatarvid.evaluate.synthetic import Figure, write_driver
+from avatarvid.evaluate.synthetic import Figure, hopper_reference, write_driver
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
-
-HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,16 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retarget", default="relative", choices=["relative", "absolute"])
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    astronaut, hopper = load_image(examples_dir() / "astronaut.png"), load_image(HOPPER)
+    astronaut = load_image(examples_dir() / "astronaut.png")
     driver = Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
     drive = args.drive or args.out / "driver.mp4"
     if args.drive is None:
         write_driver(drive, driver, round(25 * args.seconds))
-    ref = Figure(
-        np.ascontiguousarray(hopper[70:330, 140:400]), canvas=(480, 480), unit=85,
-        centre=(250, 270), shirt=(170, 50, 40),
-    )  # fmt: skip
-    image, _ = ref.draw()
+    image = hopper_reference()
     cv2.imwrite(str(args.out / "ref.png"), image[..., ::-1])
     out = args.out / f"out_{drive.stem}_{args.size}_{args.retarget}.mp4"
     start = time.perf_counter()
