@@ -142,12 +142,16 @@ class PersonTracker:
             self._centre = self._centre + self._velocity
             self._near = self._centre
             return None
-        self._missed, self._fresh = 0, False
         centre, height = found
-        moved = (1 - FOLLOW) * self._centre + FOLLOW * centre
-        self._velocity = 0.5 * self._velocity + 0.5 * (moved - self._centre)
-        self._centre = moved
-        self._height = (1 - FOLLOW) * self._height + FOLLOW * height
+        if self._fresh:  # the detector's box was a guess: take the pose's place and size
+            self._centre, self._height = centre.astype(np.float64), height
+            self._velocity[:] = 0
+        else:
+            moved = (1 - FOLLOW) * self._centre + FOLLOW * centre
+            self._velocity = 0.5 * self._velocity + 0.5 * (moved - self._centre)
+            self._centre = moved
+            self._height = (1 - FOLLOW) * self._height + FOLLOW * height
+        self._missed, self._fresh = 0, False
         self._near = self._centre
         return pose
 
