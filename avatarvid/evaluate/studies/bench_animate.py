@@ -68,7 +68,7 @@ def scores(output: np.ndarray, driver: np.ndarray, fps: float) -> dict[str, floa
     return {
         "pck@0.1": round(pck(output, driver, 0.1), 3),
         "pck@0.2": round(pck(output, driver, 0.2), 3),
-        "motion_corr": round(motion_correlation(output, driver), 3),
+        "motion_corr": round(motion_correlation(output, driver), 3) + 0.0,  # no -0.0
         "foot_sliding": round(foot_sliding(output, driver, fps), 3),
     }
 
