@@ -22,6 +22,7 @@ from avatarvid.perception.pose import (
     NUM_POSE,
     SCORED,
     SIDES,
+    TORSO,
     VISIBLE,
     PoseTracker,
     torso_centre_and_size,
@@ -33,8 +34,7 @@ CROP_MARGIN = 1.5
 # Frames are upscaled until this tall before people detection (HOG finds people >= ~100 px).
 DETECT_HEIGHT = 1000
 # A pose with at least this confidence (frame_confidence) is taken as the person's; a driver
-# frame below it is dropped and filled from its neighbours (on vtest.avi those were the
-# frames where the pose jumped).
+# frame below it is dropped and filled from its neighbours.
 TRUSTED = 0.5
 LOST_AFTER = 3  # frames without a pose before the person is looked for again
 # Re-centring follows the pose found this much per frame (the rest: where the crop was).
@@ -42,7 +42,6 @@ FOLLOW = 0.6
 # A standing adult is ~3.4 of their torso lengths (mid-shoulder to mid-hip) tall, and the
 # middle of their height lies ~0.6 torso lengths below the torso's centre.
 BODY_PER_TORSO, BODY_CENTRE_DROP = 3.4, 0.6
-TORSO = (11, 12, 23, 24)
 # A person's apparent height changes by at most this factor a frame; a pose implying more is
 # the model latching onto something else (vtest.avi: a walker passing behind a sign post).
 MAX_GROWTH = 1.2
@@ -81,6 +80,7 @@ def _extent(pose: np.ndarray) -> tuple[np.ndarray, float] | None:
         return None
     centre, torso = torso_centre_and_size(pose)
     return centre + [0.0, BODY_CENTRE_DROP * torso], BODY_PER_TORSO * torso
+
 
 class PersonTracker:
     """Per-frame (33, 3) poses of one person in frame pixels; a context manager.
@@ -138,8 +138,8 @@ class PersonTracker:
         side = CROP_MARGIN * self._height
         if side >= min(rgb.shape[:2]):
             # The person fills the frame: the pose model sees them well in it (and a crop
-            # past the frame's edges would show it smeared borders; synthetic driver, PCK@0.1
-            # of the crop vs the whole frame: 0.74 vs 0.81).
+            # past the frame's edges would show it smeared borders; the synthetic driver's
+            # PCK@0.1 was 0.74 through the crop, 0.81 on the whole frame).
             pose = self._pose.detect(rgb)
         else:
             k = CROP_SIDE / side

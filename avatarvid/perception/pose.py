@@ -23,6 +23,7 @@ L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
 # The joints pose-following is scored on: nose, arms and legs.
 SCORED = (NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST,
           L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE)  # fmt: skip
+TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 VISIBLE = 0.5  # a landmark below this visibility is treated as not seen
 # (left, right) landmark groups: arms, legs, and eyes, ears and mouth corners.
 SIDES = (

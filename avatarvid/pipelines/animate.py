@@ -36,10 +36,7 @@ from avatarvid.motion.schema import HEAD_TRANSLATION, MOTION_LAYOUT, Motion
 from avatarvid.perception.face_mesh import detect_reference_face
 from avatarvid.perception.framing import frame_reference
 from avatarvid.perception.pose import (
-    L_HIP,
-    L_SHOULDER,
-    R_HIP,
-    R_SHOULDER,
+    TORSO,
     VISIBLE,
     PoseTracker,
     is_visible,
@@ -56,7 +53,6 @@ from avatarvid.warp.face import FaceWarper
 
 log = logging.getLogger(__name__)
 MUX_RATE = 48000
-TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 # In body mode the skeleton places and tilts the head; the face motion keeps the rest.
 _BODY_FACE_ZEROED = MOTION_LAYOUT.indices(HEAD_TRANSLATION + ("head_roll",))
 
