@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from avatarvid.cli import main
 from avatarvid.evaluate.pose_follow import foot_sliding, motion_correlation
-from avatarvid.media.video import VideoReader
+from avatarvid.evaluate.synthetic import hopper_reference
+from avatarvid.media.video import VideoReader, probe
 from avatarvid.motion.retarget import ROOT, ConfidenceEase, face_like, facing, in_place
 from avatarvid.perception.person_track import (
     TRUSTED,
@@ -107,6 +109,20 @@ def test_pose_following_metrics():
     planted[:, [27, 28]] = truth[0, [27, 28]]  # the driver's feet do not move
     assert foot_sliding(planted, planted, 25.0) == 0.0
     assert foot_sliding(truth, planted, 25.0) > 1.0  # the output's slide
+
+
+def test_animate_cli_follows_the_person_pointed_at(tmp_path, capsys):
+    ref, out = tmp_path / "ref.png", tmp_path / "out.mp4"
+    cv2.imwrite(str(ref), hopper_reference()[..., ::-1])
+    code = main(["animate", "--image", str(ref), "--drive", str(WALKER), "-o", str(out),
+                 "--size", "128", "--person", *map(str, WALKER_AT), "-q"])  # fmt: skip
+    assert code == 0
+    assert probe(out).num_frames == len(FRAMES)
+    with pytest.raises(SystemExit) as stop:  # a point needs both coordinates
+        main(["animate", "--image", str(ref), "--drive", str(WALKER), "-o", str(out),
+              "--person", "281"])  # fmt: skip
+    assert stop.value.code == 2
+    assert "--person: expected 2 arguments" in capsys.readouterr().err
 
 
 def test_bench_animate_writes_one_json(tmp_path, capsys):

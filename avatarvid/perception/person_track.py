@@ -31,7 +31,8 @@ from avatarvid.perception.pose import (
 CROP_SIDE = 256  # the pose model's own input size
 # The crop's side in person heights: the whole body with room for arms raised or a stride.
 CROP_MARGIN = 1.5
-# Frames are upscaled until this tall before people detection (HOG finds people >= ~100 px).
+# Frames are scaled to this height before people detection (HOG finds people >= ~100 px, so
+# anyone over a tenth of the frame's height; a 4K frame at full size took seconds).
 DETECT_HEIGHT = 1000
 # A pose with at least this confidence (frame_confidence) is taken as the person's; a driver
 # frame below it is dropped and filled from its neighbours.
@@ -52,7 +53,7 @@ _FLIP_GAIN = 0.7
 def find_people(rgb: np.ndarray) -> np.ndarray:
     """(N, 5) people boxes (x0, y0, x1, y1, score) in `rgb`'s pixels, best score first."""
     rgb = check_rgb(rgb)
-    scale = max(1.0, DETECT_HEIGHT / rgb.shape[0])
+    scale = DETECT_HEIGHT / rgb.shape[0]
     big = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     hog = cv2.HOGDescriptor()
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
