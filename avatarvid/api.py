@@ -106,15 +106,17 @@ def animate(
     cancel: threading.Event | None = None,
     audio: PathLike | None = None,
     motion_out: PathLike | None = None,
+    person: tuple[float, float] | None = None,
     **settings: Any,
 ) -> RenderResult:
-    """The person in `image` following the one in the driving video `drive`."""
+    """The person in `image` following the one in the driving video `drive` (the one at
+    `person`, x y in its first frame, when it shows several)."""
     config = load_settings(
         AnimateConfig, preset, {**settings, "device": device}, preset_keys=ANIMATE_PRESET_KEYS
     )
     result, _ = run_animate(
-        image, drive, output, config, audio=audio, motion_out=motion_out, progress=progress,
-        cancel=cancel,
+        image, drive, output, config, audio=audio, motion_out=motion_out, person=person,
+        progress=progress, cancel=cancel,
     )  # fmt: skip
     return result
 
@@ -127,14 +129,16 @@ def run_animate(
     *,
     audio: PathLike | None = None,
     motion_out: PathLike | None = None,
+    person: tuple[float, float] | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[RenderResult, str]:
-    """animate with validated settings; also says which mode ran (body or face)."""
+    """animate with validated settings; also says which mode ran (body or face). `person`
+    (x, y in the driver's first frame) picks whom to follow when several people are seen."""
     from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
     request = AnimateRequest(
-        Path(image), Path(drive), Path(output), config, _path(audio), _path(motion_out)
+        Path(image), Path(drive), Path(output), config, _path(audio), _path(motion_out), person
     )
     r = render_animate(request, progress=progress or no_progress, cancel=cancel)
     return RenderResult(r.output, r.num_frames, r.fps, r.num_frames / r.fps, r.timings), r.mode

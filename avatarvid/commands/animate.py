@@ -68,6 +68,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (diffusion renderer; default 0)")
     p.add_argument("--audio", type=Path, help="audio to mux instead of the driver's own")
     p.add_argument("--motion-out", type=Path, help="also save the face motion as .npz")
+    p.add_argument(
+        "--person",
+        type=float,
+        nargs=2,
+        metavar=("X", "Y"),
+        help="the driver's person to follow: a point on them in its first frame (pixels); "
+        "default: the most clearly detected person",
+    )
     add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -90,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             audio=args.audio,
             motion_out=args.motion_out,
+            person=None if args.person is None else tuple(args.person),
             progress=bar,
         )
     if not args.quiet:

@@ -13,11 +13,11 @@ PACKAGE = "avatarvid.evaluate.studies"
 
 # name -> what it measures (one line for `avatarvid study --help`)
 STUDIES: dict[str, str] = {
+    "bench_animate": "`animate` on any driver: PCK, motion, foot sliding, background, frozen",
     "bench_renderer": "renderer U-Net vs diffusers' UNet3DConditionModel: speed at equal size",
     "bench_sr": "frames per second of the SR models (fast, diffusion; x2, x4)",
-    "crop_pedestrian": "a real-footage `animate` driver: one pedestrian followed and upscaled",
     "diagnose_renderer": "why the diffusion renderer beats the warp or not (bias, noise, settings)",
-    "eval_animate": "pose following (PCK) of `animate` on the synthetic or a real driver",
+    "eval_animate": "pose following (PCK) of `animate` on the synthetic driver (known joints)",
     "eval_motion": "held-out motion model scores: procedural vs untrained vs trained",
     "eval_motion_prior": "real-motion prior vs real head/brow/gaze tracks (validation, test)",
     "eval_motion_real": "`avatarvid eval` of renders vs real talking video: head, jitter, blinks",

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import matplotlib
 import numpy as np
 
+from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter
 from avatarvid.perception.pose import (
     L_ANKLE,
@@ -156,3 +158,14 @@ def write_driver(
             writer.write(img)
             truth.append(joints)
     return np.stack(truth)
+
+
+HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def hopper_reference() -> np.ndarray:
+    """The full-body reference of the animate studies: a drawn person in a red shirt with
+    Grace Hopper's photo (public domain, shipped with matplotlib) as head; (480, 480, 3) RGB."""
+    face = np.ascontiguousarray(load_image(HOPPER)[70:330, 140:400])
+    figure = Figure(face, canvas=(480, 480), unit=85, centre=(250, 270), shirt=(170, 50, 40))
+    return figure.draw()[0]

@@ -1,8 +1,10 @@
 """Driving-video perception: one streamed pass of pose + face mesh, kept as small arrays.
 
 Only per-frame numbers are kept (33 pose points and one face-motion residual per frame, well
-under 1 kB), never the frames, so memory stays flat in the video's length. Missing detections
-are filled and the tracks smoothed afterwards (perception/smoothing.py).
+under 1 kB), never the frames, so memory stays flat in the video's length. The body is read
+by following the person with a crop (perception/person_track.py); left/right flips are undone,
+frames the pose model is unsure of are dropped, and the gaps filled and the tracks smoothed
+afterwards (perception/smoothing.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.framing import apply_affine
 from avatarvid.perception.landmark_ids import RIGID
-from avatarvid.perception.pose import NUM_POSE, VISIBLE, PoseTracker
+from avatarvid.perception.person_track import (
+    TRUSTED,
+    PersonTracker,
+    consistent_sides,
+    frame_confidence,
+)
+from avatarvid.perception.pose import NUM_POSE, VISIBLE
 from avatarvid.perception.smoothing import fill_gaps, one_euro
 
 # Driver frames are analysed at most this large (the models work at 192-256 px internally).
@@ -52,7 +60,8 @@ class DriverTrack:
 
     fps: float
     pose: np.ndarray  # (T, 33, 2); NaN for joints never seen
-    pose_seen: np.ndarray  # (T,) bool: a person was detected
+    pose_seen: np.ndarray  # (T,) bool: a person was detected with confidence
+    pose_confidence: np.ndarray  # (T,) mean visibility of the scored joints, 0 when not found
     face: np.ndarray  # (T, MOTION_LAYOUT.dim) residuals relative to the driver's first face
     face_seen: np.ndarray  # (T,) bool
     height: int
@@ -103,8 +112,11 @@ def track_driver(
     fit_face: Callable[[np.ndarray], np.ndarray],
     need_pose: bool,
     progress: Callable[[int], None] | None = None,
+    person: tuple[float, float] | None = None,
 ) -> DriverTrack:
-    """Stream `path` once through pose (when `need_pose`) and face mesh; fill and smooth."""
+    """Stream `path` once through pose (when `need_pose`; of the person nearest `person`, x y
+    in the first frame's pixels, or the most clearly detected one) and face mesh; fill and
+    smooth."""
     reader = VideoReader(path)
     scale = min(1.0, ANALYSIS_SIDE / max(reader.width, reader.height))
     size = (round(reader.width * scale), round(reader.height * scale))
@@ -113,15 +125,16 @@ def track_driver(
     count = reader.num_frames
     pose_arr = np.full((count, NUM_POSE, 3), np.nan, np.float32)
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
-    pose_seen_arr, face_seen_arr = np.zeros(count, bool), np.zeros(count, bool)
-    pose_tracker = PoseTracker(static_image_mode=False) if need_pose else None
+    confidence, face_seen_arr = np.zeros(count, np.float32), np.zeros(count, bool)
+    pose_tracker = PersonTracker(person) if need_pose else None
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
         for k, frame in enumerate(reader.stream()):
+            pose = pose_tracker(frame) if pose_tracker is not None else None
+            if pose is not None:
+                pose_arr[k], confidence[k] = pose, frame_confidence(pose)
+                pose_arr[k, :, :2] *= scale
             if scale < 1.0:
                 frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            pose = pose_tracker.detect(frame) if pose_tracker is not None else None
-            if pose is not None:
-                pose_arr[k], pose_seen_arr[k] = pose, True
             found = mesh.detect(frame)
             if found:
                 face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
@@ -129,6 +142,8 @@ def track_driver(
                 progress(1)
     if pose_tracker is not None:
         pose_tracker.close()
+    # Frames below TRUSTED are dropped and filled from their neighbours.
+    pose_seen_arr = confidence >= TRUSTED
     if need_pose and not pose_seen_arr.any():
         raise InputError(
             f"no person found in the driving video {path}; use a clip in which one person's "
@@ -139,11 +154,14 @@ def track_driver(
             f"no face found in the driving video {path}; use a talking-head clip with one "
             "clearly visible face"
         )
-    points = pose_arr[:, :, :2]
     seen = (pose_arr[:, :, 2] >= VISIBLE) & pose_seen_arr[:, None]
-    points = fill_gaps(points, np.repeat(seen[:, :, None], 2, axis=2))
+    points = np.where(seen[:, :, None], pose_arr[:, :, :2], np.nan)
+    points = consistent_sides(points)
+    points = fill_gaps(points, np.isfinite(points))
     height = size[1]
     points = one_euro(points / height, reader.fps, **_POSE_FILTER) * height
     face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
     face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
-    return DriverTrack(reader.fps, points, pose_seen_arr, face_arr, face_seen_arr, height)
+    return DriverTrack(
+        reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height
+    )

@@ -23,7 +23,19 @@ L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
 # The joints pose-following is scored on: nose, arms and legs.
 SCORED = (NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST,
           L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE)  # fmt: skip
+TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 VISIBLE = 0.5  # a landmark below this visibility is treated as not seen
+# (left, right) landmark groups: arms, legs, and eyes, ears and mouth corners.
+SIDES = (
+    ((11, 13, 15, 17, 19, 21), (12, 14, 16, 18, 20, 22)),
+    ((23, 25, 27, 29, 31), (24, 26, 28, 30, 32)),
+    ((1, 2, 3, 7, 9), (4, 5, 6, 8, 10)),
+)
+# MIRROR[i]: the landmark on the other side of landmark i (itself on the midline).
+MIRROR = list(range(NUM_POSE))
+for _left, _right in SIDES:
+    for _l, _r in zip(_left, _right, strict=True):
+        MIRROR[_l], MIRROR[_r] = _r, _l
 # Frames are shrunk to this long side before the pose model (which works at 256 px anyway).
 _MAX_SIDE = 640
 

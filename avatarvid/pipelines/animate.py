@@ -24,16 +24,19 @@ from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter, probe
 from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
-from avatarvid.motion.retarget import Retargeter, with_virtual_joints
+from avatarvid.motion.retarget import (
+    ConfidenceEase,
+    Retargeter,
+    face_like,
+    in_place,
+    with_virtual_joints,
+)
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import HEAD_TRANSLATION, MOTION_LAYOUT, Motion
 from avatarvid.perception.face_mesh import detect_reference_face
 from avatarvid.perception.framing import frame_reference
 from avatarvid.perception.pose import (
-    L_HIP,
-    L_SHOULDER,
-    R_HIP,
-    R_SHOULDER,
+    TORSO,
     VISIBLE,
     PoseTracker,
     is_visible,
@@ -50,7 +53,6 @@ from avatarvid.warp.face import FaceWarper
 
 log = logging.getLogger(__name__)
 MUX_RATE = 48000
-TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 # In body mode the skeleton places and tilts the head; the face motion keeps the rest.
 _BODY_FACE_ZEROED = MOTION_LAYOUT.indices(HEAD_TRANSLATION + ("head_roll",))
 
@@ -63,6 +65,7 @@ class AnimateRequest:
     config: AnimateConfig
     audio: Path | None = None
     motion_out: Path | None = None
+    person: tuple[float, float] | None = None  # x, y on the driver's person to follow
 
 
 @dataclass
@@ -133,10 +136,10 @@ def choose_mode(req: AnimateRequest, ref: Reference) -> str:
     return "body" if ref.shows_body else "face"
 
 
-def _driver_anchor(track: DriverTrack) -> np.ndarray:
-    """The driver skeleton on the alignment frame: the first one with the torso detected."""
-    full = with_virtual_joints(track.pose)
-    torso_ok = np.isfinite(full[:, list(TORSO)]).all(axis=(1, 2)) & track.pose_seen
+def _driver_anchor(full: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The driver skeleton (T, 35, 2) on the alignment frame: the first one with the torso
+    detected."""
+    torso_ok = np.isfinite(full[:, list(TORSO)]).all(axis=(1, 2)) & seen
     if not torso_ok.any():
         raise InputError("the driving video never shows the person's shoulders and hips together")
     return full[int(np.argmax(torso_ok))]
@@ -161,16 +164,21 @@ class _BodyRenderer:
         rest = with_virtual_joints(ref.pose[:, :2].astype(np.float64))
         rest[:33][ref.pose[:, 2] < VISIBLE] = np.nan
         rest_known = np.where(np.isfinite(rest), rest, with_virtual_joints(ref.pose[:, :2]))
-        self.retarget = Retargeter(rest_known, _driver_anchor(track), retarget)
+        driver = face_like(with_virtual_joints(track.pose), rest_known)
+        self.joints = in_place(driver, track.fps or 25.0)
+        self.retarget = Retargeter(
+            rest_known, _driver_anchor(self.joints, track.pose_seen), retarget
+        )
+        self.ease = ConfidenceEase()
+        self.confidence = track.pose_confidence
         self.body = BodyWarper(ref.image, mask, rest)
         self.face = (
             None if ref.face is None else (FaceWarper(ref.image, ref.face), FaceRig(ref.face))
         )
-        self.joints = with_virtual_joints(track.pose)
 
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame, and where the face's landmarks are in it (None without a face)."""
-        joints = self.retarget(self.joints[index])
+        joints = self.ease(self.retarget(self.joints[index]), float(self.confidence[index]))
         if self.face is None:
             return self.body.render(joints), None
         warper, rig = self.face
@@ -231,7 +239,9 @@ def render_animate(
 
     with timer.stage("driver"):
         fitter = FaceMotionFitter(full.face, cfg.retarget)
-        track = track_driver(req.drive, fitter, need_pose=mode == "body", progress=on_tracked)
+        track = track_driver(
+            req.drive, fitter, need_pose=mode == "body", progress=on_tracked, person=req.person
+        )
     fps = cfg.fps or (track.fps if track.fps > 0 else 25.0)
     drv_fps = track.fps if track.fps > 0 else fps
     num_out = max(1, round(track.num_frames * fps / drv_fps))

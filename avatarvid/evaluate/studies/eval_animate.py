@@ -1,16 +1,14 @@
 """Pose following of `animate` on the synthetic driver (known joints), for the README numbers.
 
 Draws a gesture driver (astronaut face as head) and a differently framed reference person
-(Grace Hopper face, other shirt), runs `animate` in relative mode, and measures PCK (each
-skeleton torso-normalised) of mediapipe on the output against mediapipe on the driver, plus
-the mean change of the background rows far above the person.
+(Grace Hopper face, other shirt), runs `animate` (relative, or `--retarget absolute`), and
+measures PCK (each skeleton torso-normalised) of mediapipe on the output against mediapipe on
+the driver, plus the mean change of the background rows far above the person.
 
-With `--drive VIDEO` the same reference follows that video instead (e.g. a real pedestrian
-from `avatarvid study crop_pedestrian`); PCK is then mediapipe on the output against mediapipe
-on it.
+Real driving videos: `avatarvid study bench_animate`.
 
 usage: avatarvid study eval_animate [--seconds 10] [--size 512] [--out DIR]
-       [--drive VIDEO]
+       [--retarget relative|absolute]
 """
 
 from __future__ import annotations
@@ -22,18 +20,15 @@ import time
 from pathlib import Path
 
 import cv2
-import matplotlib
 import numpy as np
 
 from avatarvid.assets import examples_dir
 from avatarvid.config.settings import AnimateConfig
 from avatarvid.evaluate.pose_follow import pck, video_poses
-from avatarvid.evaluate.synthetic import Figure, write_driver
+from avatarvid.evaluate.synthetic import Figure, hopper_reference, write_driver
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
-
-HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,20 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--out", type=Path, default=Path("out") / "eval_animate")
-    ap.add_argument("--drive", type=Path, help="a driving video instead of the synthetic one")
     ap.add_argument("--retarget", default="relative", choices=["relative", "absolute"])
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    astronaut, hopper = load_image(examples_dir() / "astronaut.png"), load_image(HOPPER)
+    astronaut = load_image(examples_dir() / "astronaut.png")
     driver = Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
-    drive = args.drive or args.out / "driver.mp4"
-    if args.drive is None:
-        write_driver(drive, driver, round(25 * args.seconds))
-    ref = Figure(
-        np.ascontiguousarray(hopper[70:330, 140:400]), canvas=(480, 480), unit=85,
-        centre=(250, 270), shirt=(170, 50, 40),
-    )  # fmt: skip
-    image, _ = ref.draw()
+    drive = args.out / "driver.mp4"
+    write_driver(drive, driver, round(25 * args.seconds))
+    image = hopper_reference()
     cv2.imwrite(str(args.out / "ref.png"), image[..., ::-1])
     out = args.out / f"out_{drive.stem}_{args.size}_{args.retarget}.mp4"
     start = time.perf_counter()
