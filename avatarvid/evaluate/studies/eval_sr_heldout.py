@@ -97,9 +97,7 @@ def scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) 
     return row
 
 
-def face_guides(
-    reference: np.ndarray, low: np.ndarray, scale: int
-) -> tuple[list, np.ndarray]:
+def face_guides(reference: np.ndarray, low: np.ndarray, scale: int) -> tuple[list, np.ndarray]:
     """Per-frame (guide, mask) as `upscale --reference` makes them, and the face regions
     (where the face scores are taken) stacked."""
     shape = (low.shape[1] * scale, low.shape[2] * scale)
