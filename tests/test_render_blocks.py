@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from einops import rearrange
 
 from avatarvid.models.blocks import (
     PseudoConv3d,
@@ -23,6 +25,30 @@ def test_temporal_layers_start_as_identity():
     assert torch.equal(TemporalAttention(8, 2)(x, 5), x)
     conv = PseudoConv3d(8, 8)
     assert torch.equal(conv(x, 5), conv.spatial(x))
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_temporal_conv_is_conv1d_over_frames_at_every_pixel(kernel, channels_last):
+    """The per-frame matmuls equal make-a-video's conv1d over "(b h w) c f" (zero-padded at
+    each clip's ends), values and gradients."""
+    torch.manual_seed(0)
+    b, f, c = 2, 5, 8
+    layer = TemporalConv(c, kernel)
+    torch.nn.init.normal_(layer.conv.weight, std=0.2)
+    torch.nn.init.normal_(layer.conv.bias, std=0.2)
+    x = torch.randn(b * f, c, 6, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    t = layer.conv(rearrange(x, "(b f) c h w -> (b h w) c f", b=b, f=f))
+    expected = x + rearrange(t, "(b h w) c f -> (b f) c h w", b=b, h=6, w=7)
+    out = layer(x, f)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+    grads = torch.autograd.grad(out.square().sum(), [x, layer.conv.weight])
+    want = torch.autograd.grad(expected.square().sum(), [x, layer.conv.weight])
+    for got, ref in zip(grads, want, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-4)
 
 
 def test_blocks_equal_their_per_frame_version_until_trained():

@@ -4,7 +4,10 @@ shipped checkpoints before the loops were unified (commit 602c7f7); they must no
 deliberate changes since, each after the old code reproduced the old entries exactly: the SR
 entries were re-recorded for issue 16's weights, and `motion_default` when the motion defaults
 became 4 steps with audio guidance given the context (2 passes; equal lip sync on the
-validation voices, checkpoints/README.md)."""
+validation voices, checkpoints/README.md). The temporal layer's per-frame matmul form (issue
+16, speed) moves the renderer by float rounding only (at most 3.5e-6 a pixel; the conv1d form
+still reproduces every entry exactly), so its sums are compared to 1e-6 of the absolute sum:
+the signed sum nearly cancels, and rtol 1e-6 on it would demand identical rounding."""
 
 from __future__ import annotations
 
@@ -91,7 +94,8 @@ def test_renderer_reproduces_the_reference(renderer, case):
     out = torch.cat(chunks).numpy()
     np.testing.assert_allclose(out[..., ::4, ::4], REFERENCE[f"renderer_{case}"], atol=ATOL)
     sums = np.array([out.sum(), np.abs(out).sum()])
-    np.testing.assert_allclose(sums, REFERENCE[f"renderer_{case}_sums"], rtol=1e-6)
+    expected = REFERENCE[f"renderer_{case}_sums"]
+    np.testing.assert_allclose(sums, expected, rtol=0, atol=1e-6 * expected[1])
 
 
 def test_the_two_window_schedules():

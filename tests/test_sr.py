@@ -11,11 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from avatarvid.cli import main
 from avatarvid.data.degrade import Degradation, h264, jpeg
 from avatarvid.errors import InputError
 from avatarvid.media.video import VideoWriter, probe
+from avatarvid.models import sr_net
 from avatarvid.models.sr_net import SRNet, bicubic
 from avatarvid.sampling.schedulers import load_scheduler, save_scheduler
 from avatarvid.sampling.sr import make_scheduler, super_resolve
@@ -45,6 +47,39 @@ def test_untrained_net_is_exactly_bicubic(diffusion):
     out = super_resolve(model, lr, 3, guide, steps=2, schedule=make_scheduler(model).config)
     assert out.shape == (6, 3, 24, 32)
     torch.testing.assert_close(out, bicubic(lr, 2).clamp(0, 1))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "cropped"])
+def test_bicubic_on_cpu_equals_torch_interpolate(scale, layout):
+    """OpenCV's bicubic (the CPU inference path) is torch's to float rounding, borders too."""
+    x = torch.rand(3, 3, 19, 11)
+    x = {
+        "nchw": x,
+        "channels_last": x.contiguous(memory_format=torch.channels_last),
+        "cropped": x[..., 2:, 1:],
+    }[layout]
+    expected = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    with torch.inference_mode():
+        out = bicubic(x, scale)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+    # with gradients (training) it is torch's own
+    torch.testing.assert_close(bicubic(x.requires_grad_(True), scale), expected)
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_inference_in_frame_chunks_equals_the_whole_batch(monkeypatch, guided):
+    """Inference runs the per-frame layers a few frames at a time; training (with gradients)
+    runs the whole batch: the two agree, temporal mixing included."""
+    model = _randomised(SRNet(channels=8, num_blocks=4), temporal=True)
+    lr = torch.rand(2 * 5, 3, 10, 12)
+    guide = torch.rand(10, 3, 20, 24) if guided else None
+    mask = torch.ones(10, 1, 10, 12) if guided else None
+    whole = model(lr, 5, guide, mask)
+    monkeypatch.setattr(sr_net, "CHUNK_PIXELS", 3 * 10 * 12)  # 3 frames a call
+    with torch.inference_mode():
+        chunked = model(lr, 5, guide, mask)
+    torch.testing.assert_close(chunked, whole.detach(), rtol=0, atol=1e-6)
 
 
 def test_shapes_and_guide_changes_the_output():

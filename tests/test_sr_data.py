@@ -95,7 +95,7 @@ def test_real_reference_guide_follows_the_face(astronaut: np.ndarray) -> None:
 
 def test_block_mean_is_coverage_on_the_low_res_grid() -> None:
     mask = np.zeros((1, 4, 4), np.uint8)
-    mask[0, :2, :3] = 1
+    mask[0, :2, :3] = 255
     np.testing.assert_allclose(block_mean(mask, 2)[0, ..., 0], [[1.0, 0.5], [0.0, 0.0]])
 
 
@@ -136,7 +136,35 @@ def test_flow_refinement_aligns_the_guide_detail(astronaut: np.ndarray) -> None:
     corr = {}
     for refine in (False, True):
         with ReferenceGuide(reference, scale=2, refine=refine) as guide:
-            g, m = guide(upscaled)
-        sel = m > 0.5
+            g, _ = guide(upscaled)
+            sel = guide.region > 0.5  # the face, not its confidence (which the flow raises)
         corr[refine] = np.corrcoef(detail(g)[sel].ravel(), detail(frame)[sel].ravel())[0, 1]
     assert corr[True] > corr[False] + 0.05 and corr[True] > 0.7  # 0.67 -> 0.74 here
+
+
+def test_guide_confidence_drops_where_the_guide_disagrees(astronaut: np.ndarray) -> None:
+    """The mask is the face region weighted by agreement: ~1 where the warped guide matches
+    the frame at the shared resolution, ~0 where it shows something else (an occlusion)."""
+    from avatarvid.stages.sr_guide import ReferenceGuide
+
+    def upscaled(image: np.ndarray) -> np.ndarray:
+        low = cv2.resize(image, (128, 128), interpolation=cv2.INTER_AREA)
+        return cv2.resize(low, (256, 256), interpolation=cv2.INTER_CUBIC)
+
+    frame = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    with ReferenceGuide(frame, scale=2) as guide:
+        _, clean = guide(upscaled(frame))
+        region = guide.region
+    assert region is not None and set(np.unique(region)) == {0.0, 1.0}
+    inside = region > 0
+    assert clean[~inside].max() == 0 and np.median(clean[inside]) > 0.9
+    ys, xs = np.nonzero(inside)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    occluded = frame.copy()
+    occluded[cy - 8 : cy + 8, cx - 8 : cx + 8] ^= 255  # 16 px of the face inverted
+    with ReferenceGuide(frame, scale=2) as guide:  # the reference stays the clean photo
+        _, weighted = guide(upscaled(occluded))
+    yy, xx = np.mgrid[0:256, 0:256]
+    away = inside & (np.maximum(abs(yy - cy), abs(xx - cx)) > 16)
+    assert weighted[cy - 4 : cy + 4, cx - 4 : cx + 4].max() < 0.01
+    assert np.median(weighted[away]) > 0.8

@@ -19,8 +19,9 @@ from avatarvid.stages.sr_guide import ReferenceGuide
 def reference_guides(
     run: np.ndarray, reference: np.ndarray, scale: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(guides uint8 (T, H, W, 3), masks uint8 (T, H, W)) for the frames of `run`, or None
-    when the reference shows no face; frames without a tracked face get an empty mask."""
+    """(guides uint8 (T, H, W, 3), masks uint8 (T, H, W) in 1/255: the face weighted by the
+    guide's confidence) for the frames of `run`, or None when the reference shows no face;
+    frames without a tracked face get an empty mask."""
     t, h, w = run.shape[:3]
     try:
         guide = ReferenceGuide(reference, scale=scale)
@@ -33,7 +34,7 @@ def reference_guides(
             low = cv2.resize(frame, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
             g, m = guide(cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC))
             if g is not None and m is not None:
-                guides[i], masks[i] = g, m > 0.5
+                guides[i], masks[i] = g, np.rint(m * 255)
     return guides, masks
 
 
@@ -55,7 +56,8 @@ def run_guides(
 
 
 def block_mean(mask: np.ndarray, scale: int) -> np.ndarray:
-    """(T, H, W) 0/1 mask -> (T, H/s, W/s, 1) float32 coverage on the low-res grid."""
+    """(T, H, W) uint8 mask in 1/255 -> (T, H/s, W/s, 1) float32 coverage on the low-res
+    grid."""
     t, h, w = mask.shape
     blocks = mask.reshape(t, h // scale, scale, w // scale, scale).astype(np.float32)
-    return blocks.mean(axis=(2, 4))[..., None]
+    return blocks.mean(axis=(2, 4))[..., None] / 255

@@ -15,6 +15,8 @@ says where a guide exists at all.
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -23,10 +25,26 @@ from torch import nn
 
 from avatarvid.models.blocks import TemporalConv, TimestepEmbedder
 
+# Low-res pixels per call of the per-frame layers in inference (one 256 x 256 frame: its
+# activations, 6 MB a tensor, stay in this CPU's 32 MB L3).
+CHUNK_PIXELS = 256 * 256
+
 
 def bicubic(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """Bicubic upsampling (the baseline the network's residual is added to)."""
-    return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    """Bicubic upsampling (the baseline the network's residual is added to), channels-last.
+
+    In float32 on CPU without gradients by OpenCV: torch's kernel (a = -0.75, clamped
+    borders), equal to float rounding, but 2.8x faster on channels-last frames (16 frames
+    256 -> 512: 0.10 s against 0.28 s, one thread)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.requires_grad:
+        out = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        return out.contiguous(memory_format=torch.channels_last)
+    n, c, h, w = x.shape
+    frames = x.permute(0, 2, 3, 1).numpy()
+    out = np.empty((n, h * scale, w * scale, c), np.float32)
+    for frame, dst in zip(frames, out, strict=True):
+        cv2.resize(frame, (w * scale, h * scale), dst=dst, interpolation=cv2.INTER_CUBIC)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def area_down(x: torch.Tensor, scale: int) -> torch.Tensor:
@@ -37,8 +55,9 @@ def area_down(x: torch.Tensor, scale: int) -> torch.Tensor:
 class SRBlock(nn.Module):
     """conv-ReLU-conv residual block (no normalisation: it blurs SR detail), a per-frame bias
     from the noise-level embedding, and optionally the shared identity-initialised temporal
-    convolution. Temporal layers cost about two spatial convolutions each on a CPU, so only
-    some blocks carry one."""
+    convolution (applied by `SRNet`, which runs the per-frame part in chunks of frames).
+    Temporal layers cost about two spatial convolutions each on a CPU, so only some blocks
+    carry one."""
 
     def __init__(self, channels: int, temb_channels: int, temporal: bool):
         super().__init__()
@@ -47,13 +66,14 @@ class SRBlock(nn.Module):
         self.temb = nn.Linear(temb_channels, channels)
         self.temporal = TemporalConv(channels) if temporal else None
 
-    def forward(self, x: torch.Tensor, temb: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """The per-frame part (without the temporal layer)."""
         # In-place adds: each full-resolution temporary costs as much memory traffic as a conv.
         h = self.conv1(x)
         h += self.temb(temb)[:, :, None, None]
         y = self.conv2(F.relu_(h))
         y += x
-        return y if self.temporal is None else self.temporal(y, num_frames)
+        return y
 
 
 class SRNet(ModelMixin, ConfigMixin):
@@ -142,7 +162,37 @@ class SRNet(ModelMixin, ConfigMixin):
         temb = F.silu(self.time_embed(t) + self.aug_embed(aug))
         # channels_last: oneDNN's convolutions run about 2x faster on it than on NCHW here.
         x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
-        h = F.relu_(F.conv2d(x, weight, self.conv_in.bias, padding=1))
-        for block in self.blocks:
-            h = block(h, temb, num_frames)
-        return F.pixel_shuffle(self.conv_out(h), cfg.scale).contiguous()
+        # Inference runs the layers between temporal ones on a few frames at a time: oneDNN's
+        # convolutions are 1.3x faster when a call's activations fit in cache (16 frames of
+        # 256 x 256: 1.44 s against 1.88 s, one thread).
+        chunk = n if torch.is_grad_enabled() else max(1, CHUNK_PIXELS // x[0, 0].numel())
+        h, start = x, 0
+        for i, block in enumerate(self.blocks):
+            if block.temporal is not None:
+                h = self._per_frame(h, temb, range(start, i + 1), weight, chunk, last=False)
+                h = block.temporal(h, num_frames)
+                start = i + 1
+        h = self._per_frame(h, temb, range(start, len(self.blocks)), weight, chunk, last=True)
+        return F.pixel_shuffle(h, cfg.scale)  # channels-last, as bicubic
+
+    def _per_frame(
+        self,
+        h: torch.Tensor,
+        temb: torch.Tensor,
+        blocks: range,
+        weight: torch.Tensor,
+        chunk: int,
+        last: bool,
+    ) -> torch.Tensor:
+        """The per-frame part of `blocks`, after conv_in (`weight`) if they start the net and
+        followed by conv_out if `last`, `chunk` frames at a time."""
+        parts = []
+        for x, e in zip(h.split(chunk), temb.split(chunk), strict=True):
+            if blocks.start == 0:
+                x = F.relu_(F.conv2d(x, weight, self.conv_in.bias, padding=1))
+            for i in blocks:
+                x = self.blocks[i](x, e)
+            if last:
+                x = self.conv_out(x)
+            parts.append(x)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)

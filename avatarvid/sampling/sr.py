@@ -75,7 +75,7 @@ def super_resolve(
     if not model.config.diffusion:
         with autocast(device):
             residual = model(lr, num_frames, guide, mask)
-        return (base + residual.to(base.dtype)).clamp(0, 1)
+        return base.add_(residual.to(base.dtype)).clamp_(0, 1)
     if schedule is None:
         raise ValueError("the diffusion SR variant needs its checkpoint's noise schedule")
     scheduler = solver_from_config(schedule)

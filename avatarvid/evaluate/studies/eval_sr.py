@@ -28,10 +28,10 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from avatarvid.assets import examples_dir
+from avatarvid.evaluate.studies.eval_sr_heldout import face_guides
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
 from avatarvid.models.sr_net import SRNet
-from avatarvid.stages.sr_guide import ReferenceGuide
 from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = face_clip(args.face_frames)
     for scale in (2, 4):
         low = downscale(faces, scale)
-        with ReferenceGuide(load_image(examples_dir() / "astronaut.png"), scale=scale) as guide:
-            guides = [guide(f) for f in classic(low, scale, cv2.INTER_CUBIC)]
-        masks = np.stack([m if m is not None else np.zeros(faces.shape[1:3]) for _, m in guides])
+        guides, masks = face_guides(load_image(examples_dir() / "astronaut.png"), low, scale)
         row = {
             "bicubic": scores(classic(low, scale, cv2.INTER_CUBIC), faces, masks),
             "lanczos": scores(classic(low, scale, cv2.INTER_LANCZOS4), faces, masks),

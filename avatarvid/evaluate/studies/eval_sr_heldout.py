@@ -98,12 +98,15 @@ def scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) 
 
 
 def face_guides(reference: np.ndarray, low: np.ndarray, scale: int) -> tuple[list, np.ndarray]:
-    """Per-frame (guide, mask) as `upscale --reference` makes them, and the masks stacked."""
-    with ReferenceGuide(reference, scale=scale) as guide:
-        guides = [guide(f) for f in classic(low, scale, cv2.INTER_CUBIC)]
+    """Per-frame (guide, mask) as `upscale --reference` makes them, and the face regions
+    (where the face scores are taken) stacked."""
     shape = (low.shape[1] * scale, low.shape[2] * scale)
-    masks = np.stack([m if m is not None else np.zeros(shape, np.float32) for _, m in guides])
-    return guides, masks
+    guides, regions = [], []
+    with ReferenceGuide(reference, scale=scale) as guide:
+        for frame in classic(low, scale, cv2.INTER_CUBIC):
+            guides.append(guide(frame))
+            regions.append(np.zeros(shape, np.float32) if guide.region is None else guide.region)
+    return guides, np.stack(regions)
 
 
 def evaluate_clip(clip: EvalClip, models: dict, schedules: dict, args, tmp: Path) -> dict:
