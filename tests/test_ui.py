@@ -83,7 +83,15 @@ def app(tmp_path_factory):
     )
     cmd = [sys.executable, "-m", "avatarvid.cli", "ui", "--port", str(port)]
     log = open(tmp / "server.log", "w")  # noqa: SIM115 (open while the server runs)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Ctrl-C as at a terminal: a shell without job control starts background jobs (e.g. a CI
+    # run started with `&`) with SIGINT ignored, which the server would inherit and never stop.
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
