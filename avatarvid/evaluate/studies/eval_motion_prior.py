@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     uncalibrated = prior_samples(raw, steps, cutoff)
     trained_std = np.concatenate(real.train + [mirrored(t) for t in real.train]).std(0)
     gain = trained_std / np.maximum(np.concatenate(uncalibrated).std(0), 1e-6)
-    calibrated = MotionModel(raw.model, raw.schedule, gain.astype(np.float32))
-    helps = distance([u * gain for u in uncalibrated], real.val)["amplitude_log_error"] < (
+    calibrated = prior_samples(
+        MotionModel(raw.model, raw.schedule, gain.astype(np.float32)), steps, cutoff)
+    helps = distance(calibrated, real.val)["amplitude_log_error"] < (
         distance(uncalibrated, real.val)["amplitude_log_error"])
     gains = {c: round(float(g), 4) for c, g in zip(PRIOR_CHANNELS, gain, strict=True)}
     report["calibration"] = {"at": {"steps": steps, "cutoff_hz": cutoff}, "chosen": helps,
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     untrained = MotionModel(
         MotionDenoiser.from_config(raw.model.config).eval(), raw.schedule)
     generators = {
-        "prior (trained, calibrated)": lambda: prior_samples(calibrated, steps, cutoff),
+        "prior (trained, calibrated)": lambda: calibrated,
         "prior (trained)": lambda: uncalibrated,
         "prior (untrained)": lambda: prior_samples(untrained, steps, cutoff),
         "audio model's own head": speech_head,
