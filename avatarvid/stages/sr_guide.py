@@ -70,10 +70,11 @@ class ReferenceGuide:
         if self._warper is None or self._warper.shape != upscaled.shape[:2]:
             self._warper = self._place(target, upscaled.shape[:2])
         guide = self._warper.render(target)
+        frame_grey = _grey(upscaled)
         if self._flow is not None:
-            guide = self._refine(upscaled, guide)
+            guide = self._refine(frame_grey, guide)
         self.region = self._mask(target, upscaled.shape[:2])
-        return guide, self.region * self._confidence(upscaled, guide)
+        return guide, self.region * self._confidence(frame_grey, guide)
 
     def _blurred(self, image: np.ndarray) -> np.ndarray:
         """`image` through the frames' degradation: area-downscaled, bicubic-upscaled."""
@@ -84,17 +85,17 @@ class ReferenceGuide:
             interpolation=cv2.INTER_CUBIC,
         )  # fmt: skip
 
-    def _refine(self, upscaled: np.ndarray, guide: np.ndarray) -> np.ndarray:
-        """The guide resampled along the flow that maps the frame onto it (same blur)."""
+    def _refine(self, frame_grey: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """The guide resampled along the flow that maps the frame (grey) onto it (same blur)."""
         h, w = guide.shape[:2]
-        flow = self._flow.calc(_grey(upscaled), _grey(self._blurred(guide)), None)
+        flow = self._flow.calc(frame_grey, _grey(self._blurred(guide)), None)
         flow += np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)
         return cv2.remap(guide, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
-    def _confidence(self, upscaled: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    def _confidence(self, frame_grey: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """exp(-(d / tau)^2) of the local mean grey disagreement d of guide and frame."""
         diff = np.abs(
-            _grey(upscaled).astype(np.float32) - _grey(self._blurred(guide)).astype(np.float32)
+            frame_grey.astype(np.float32) - _grey(self._blurred(guide)).astype(np.float32)
         )
         diff = cv2.GaussianBlur(diff, (0, 0), CONFIDENCE_SIGMA * self.scale)
         return np.exp(-np.square(diff / CONFIDENCE_TAU))
