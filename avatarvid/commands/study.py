@@ -23,6 +23,7 @@ STUDIES: dict[str, str] = {
     "eval_motion_real": "`avatarvid eval` of renders vs real talking video: head, jitter, blinks",
     "eval_motion_videos": "`avatarvid eval` lip sync of rendered held-out speech per motion source",
     "eval_reenact": "`animate --mode face` transfer: eyes, mouth, brows, gaze vs the driver",
+    "eval_self_reenact": "self-reenactment on a real talking video: frozen vs warp vs diffusion",
     "eval_sr": "held-out SR checkpoints: PSNR/SSIM/flicker on real footage, guided faces",
     "eval_sr_heldout": "SR on held-out real clips via H.264: PSNR-Y/SSIM/luma/flicker, guidance",
     "make_examples": "rebuild the bundled example photo and speech (espeak-ng)",
