@@ -131,6 +131,10 @@ def test_turning_driver_is_relabelled_frame_by_frame():
     assert np.all(facing(fixed) > 0)  # every frame faces like the photo
     np.testing.assert_allclose(fixed[:3], turning[:3])  # the frames facing it keep labels
     np.testing.assert_allclose(fixed[3:], turning[3:, MIRROR + [33, 34]])
+    # turning slowly, the labels change where the driver passes side-on (facing's sign)
+    slow = np.stack([front, side, side[MIRROR + [33, 34]], behind])
+    np.testing.assert_allclose(face_like(slow, front)[:2], slow[:2])
+    np.testing.assert_allclose(face_like(slow, front)[2:], slow[2:, MIRROR + [33, 34]])
     # a clip seen only side-on keeps its labels
     np.testing.assert_allclose(face_like(np.stack([side, side]), front), np.stack([side, side]))
 

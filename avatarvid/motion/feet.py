@@ -6,8 +6,9 @@ While a driver ankle is planted the whole output skeleton is shifted so that its
 no faster than a planted one may (the body moves over the foot, as the driver's does); when
 no foot is planted the shift eases back to none, and it never exceeds MAX_SHIFT, so the photo
 still walks on the spot. Validation (`avatarvid study bench_animate`, vtest.avi, relative
-mode): the output's ankle speed while the driver's is planted 1.62 -> 0.42, 1.82 -> 1.23 and
-0.24 -> 0.20 torso lengths a second on three walkers, 0.38 -> 0.39 on a man standing still.
+mode): the output's ankle speed while the driver's is planted 1.62 -> 0.42, 2.08 -> 1.67 and
+0.24 -> 0.20 torso lengths a second on three walkers, 0.38 -> 0.32 on a man standing (in
+absolute mode 0.33 -> 0.44 on him).
 """
 
 from __future__ import annotations
