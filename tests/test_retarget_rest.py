@@ -88,6 +88,14 @@ def test_start_eases_smoothly_from_the_photo_into_the_driver(face):
     gap = np.abs(legs - _leg_angle(driver))
     assert gap[0] == pytest.approx(abs(_leg_angle(photo) - _leg_angle(driver[0])))
     assert np.all(np.diff(gap[: ease + 1]) < 1e-9) and np.all(gap[ease:] < 1e-6)
+    # a bone the alignment frame missed keeps the photo's pose through the ease, then follows
+    blind = driver[0].copy()
+    blind[L_ANKLE] = np.nan
+    lengths = rest_lengths(driver, np.ones(len(driver), bool), blind)
+    late = Retargeter(photo, blind, "relative", lengths, ease)
+    shin = photo[L_ANKLE] - photo[L_KNEE]
+    np.testing.assert_allclose(late(driver[1], 1)[L_ANKLE] - late(driver[1], 1)[L_KNEE], shin)
+    np.testing.assert_allclose(late(driver[ease], ease), retarget(driver[ease], ease))
 
 
 def test_planted_foot_does_not_slide():

@@ -16,11 +16,10 @@ of torso sizes. The modes differ in what foreshortening is measured against, and
   kept after the ease: keeping its offsets from the driver's mean bone directions when under
   10 / 15 / 20 degrees cost PCK@0.1 of the retargeted skeletons (validation walkers, mean
   0.35 -> 0.32 / 0.27 / 0.25; synthetic driver 0.99 -> 0.84): a gesturing driver's mean pose
-  is not how it stands. Until issue #19 relative
-  mode added the driver's rotation since the alignment frame to the photo's pose: a photo
-  standing unlike the driver's first frame kept its pose, and a driver who turned after that
-  frame swung the photo's shoulders round (vtest.avi walker at (633, 292): motion
-  correlation -0.15).
+  is not how it stands. Until issue #19 relative mode added the driver's rotation since the
+  alignment frame to the photo's pose: a photo standing unlike the driver's first frame kept
+  its pose, and a driver who turned after that frame swung the photo's shoulders round
+  (vtest.avi walker at (633, 292): motion correlation -0.15).
 - absolute: foreshortening is the bone's length in the driver's torso lengths over the
   reference's, i.e. the driver's proportions, so a walker seen side-on narrows the photo's
   shoulders even when the alignment frame was side-on too (vtest.avi validation walkers:
@@ -160,12 +159,15 @@ def _bones(joints: np.ndarray) -> np.ndarray:
 
 def rest_lengths(joints: np.ndarray, seen: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     """(len(BONES),) the driver's rest bone lengths: on `anchor` (its alignment frame), or
-    REST_LENGTH_FLOOR x the median over the `seen` frames of (T, 35, 2) `joints` if longer."""
+    REST_LENGTH_FLOOR x the median over the `seen` frames of (T, 35, 2) `joints` if longer
+    (the median itself for a bone `anchor` misses)."""
     frames = joints[seen] if seen.any() else joints
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a bone never seen: NaN
         typical = np.nanmedian(np.linalg.norm(_bones(frames), axis=-1), axis=0)
-    return np.fmax(np.linalg.norm(_bones(anchor), axis=-1), REST_LENGTH_FLOOR * typical)
+    on_anchor = np.linalg.norm(_bones(anchor), axis=-1)
+    floor = np.fmax(on_anchor, REST_LENGTH_FLOOR * typical)
+    return np.where(np.isfinite(on_anchor), floor, typical)
 
 
 @dataclass(frozen=True)
@@ -218,8 +220,10 @@ class Retargeter:
             left = self.left_of_ease(frame)
             anchor_len = np.linalg.norm(anchor_b, axis=-1)
             rest = anchor_len if self.lengths is None else self.lengths
-            ratio = now_len / np.maximum(rest + left * (anchor_len - rest), 1e-6)
-            angle = angle + left * _wrap(_angle(ref_b) - _angle(anchor_b))
+            if left > 0:  # (after the ease a bone unseen on the anchor frame still follows)
+                rest = rest + left * (anchor_len - rest)
+                angle = angle + left * _wrap(_angle(ref_b) - _angle(anchor_b))
+            ratio = now_len / np.maximum(rest, 1e-6)
         ratio = np.clip(ratio, _MIN_RATIO, _MAX_RATIO)
         bones = (ratio * ref_len)[:, None] * np.stack([np.cos(angle), np.sin(angle)], -1)
         # A bone the driver never showed keeps the reference's pose.
