@@ -7,8 +7,8 @@ no faster than a planted one may (the body moves over the foot, as the driver's 
 no foot is planted the shift eases back to none, and it never exceeds MAX_SHIFT, so the photo
 still walks on the spot. Validation (`avatarvid study bench_animate`, vtest.avi, relative
 mode): the output's ankle speed while the driver's is planted 1.62 -> 0.42, 2.08 -> 1.67 and
-0.24 -> 0.20 torso lengths a second on three walkers, 0.38 -> 0.32 on a man standing (in
-absolute mode 0.33 -> 0.44 on him).
+0.24 -> 0.20 torso lengths a second on three walkers; on a man standing, 0.38 -> 0.38 (in
+absolute mode 0.33 -> 0.44).
 """
 
 from __future__ import annotations
