@@ -15,6 +15,7 @@ import numpy as np
 
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.video import VideoReader
+from avatarvid.motion.feet import PLANTED_SPEED
 from avatarvid.perception.person_track import PersonTracker, empty_pose
 from avatarvid.perception.pose import (
     L_ANKLE,
@@ -26,8 +27,9 @@ from avatarvid.perception.pose import (
     torso_centre_and_size,
 )
 
-# A driver's ankle moving less than this (torso lengths a second) is planted on the ground.
-PLANTED = 0.5
+# A driver's ankle moving less than this (torso lengths a second) is planted on the ground
+# (the threshold animate's foot lock uses too).
+PLANTED = PLANTED_SPEED
 
 
 def normalised(points: np.ndarray) -> np.ndarray:

@@ -24,11 +24,14 @@ from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter, probe
 from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
+from avatarvid.motion.feet import FootLock, planted
 from avatarvid.motion.retarget import (
+    START_EASE_S,
     ConfidenceEase,
     Retargeter,
     face_like,
     in_place,
+    rest_lengths,
     with_virtual_joints,
 )
 from avatarvid.motion.rig import FaceRig
@@ -165,11 +168,14 @@ class _BodyRenderer:
         rest[:33][ref.pose[:, 2] < VISIBLE] = np.nan
         rest_known = np.where(np.isfinite(rest), rest, with_virtual_joints(ref.pose[:, :2]))
         driver = face_like(with_virtual_joints(track.pose), rest_known)
-        self.joints = in_place(driver, track.fps or 25.0)
-        self.retarget = Retargeter(
-            rest_known, _driver_anchor(self.joints, track.pose_seen), retarget
-        )
+        fps = track.fps or 25.0
+        self.joints = in_place(driver, fps)
+        anchor = _driver_anchor(self.joints, track.pose_seen)
+        lengths = rest_lengths(self.joints, track.pose_seen, anchor)
+        ease = round(START_EASE_S * fps)
+        self.retarget = Retargeter(rest_known, anchor, retarget, lengths, ease)
         self.ease = ConfidenceEase()
+        self.feet = FootLock(planted(driver, fps), fps)
         self.confidence = track.pose_confidence
         self.body = BodyWarper(ref.image, mask, rest)
         self.face = (
@@ -178,7 +184,8 @@ class _BodyRenderer:
 
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame, and where the face's landmarks are in it (None without a face)."""
-        joints = self.ease(self.retarget(self.joints[index]), float(self.confidence[index]))
+        joints = self.retarget(self.joints[index], index)
+        joints = self.feet(self.ease(joints, float(self.confidence[index])), index)
         if self.face is None:
             return self.body.render(joints), None
         warper, rig = self.face
