@@ -23,6 +23,7 @@ from avatarvid.errors import InputError, NoFaceError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter, probe
+from avatarvid.motion.depth_order import limbs_in_front
 from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
 from avatarvid.motion.retarget import (
     ConfidenceEase,
@@ -164,7 +165,10 @@ class _BodyRenderer:
         rest = with_virtual_joints(ref.pose[:, :2].astype(np.float64))
         rest[:33][ref.pose[:, 2] < VISIBLE] = np.nan
         rest_known = np.where(np.isfinite(rest), rest, with_virtual_joints(ref.pose[:, :2]))
-        driver = face_like(with_virtual_joints(track.pose), rest_known)
+        seen = with_virtual_joints(track.pose)
+        driver = face_like(seen, rest_known)
+        # face_like hands back its input unless it relabelled the driver to face the photo.
+        self.front = limbs_in_front(track.depth, track.num_frames, mirrored=driver is not seen)
         self.joints = in_place(driver, track.fps or 25.0)
         self.retarget = Retargeter(
             rest_known, _driver_anchor(self.joints, track.pose_seen), retarget
@@ -179,8 +183,9 @@ class _BodyRenderer:
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame, and where the face's landmarks are in it (None without a face)."""
         joints = self.ease(self.retarget(self.joints[index]), float(self.confidence[index]))
+        front = self.front[index]
         if self.face is None:
-            return self.body.render(joints), None
+            return self.body.render(joints, front=front), None
         warper, rig = self.face
         values = face_motion.copy()
         values[_BODY_FACE_ZEROED] = 0.0
@@ -195,7 +200,7 @@ class _BodyRenderer:
 
         target = face.copy()
         target[:, :2] = self.body.pose_points(face[:, :2], joints)
-        return self.body.render(joints, through_face), target
+        return self.body.render(joints, through_face, front), target
 
 
 class _FaceRenderer:
