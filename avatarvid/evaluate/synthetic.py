@@ -211,7 +211,8 @@ def _room(h: int, w: int, floor: int) -> np.ndarray:
 
 
 def prop_scene() -> PropScene:
-    """`hopper_figure` in a room with a ball against her left shoe (prop 1), a box touching her
+    """`hopper_figure` in a room with a ball between her feet against her left shoe (prop 1; the
+    gesture driver's left leg steps away from it), a box touching her
     right hand (2) and a pole behind her left arm (3): props that touch the person but are not
     her."""
     figure = hopper_figure()
@@ -234,10 +235,10 @@ def prop_scene() -> PropScene:
     cv2.rectangle(shapes, box[:2], box[2:], (150, 105, 45), -1)
     cv2.rectangle(shapes, box[:2], box[2:], (90, 60, 25), 3)
     cv2.rectangle(props, box[:2], box[2:], 2, -1)
-    ball = (int(ankle[0] + 0.5 * u), int(ankle[1] - 0.12 * u))
-    cv2.circle(shapes, ball, int(0.22 * u), (230, 120, 30), -1, cv2.LINE_AA)
-    cv2.ellipse(shapes, ball, (int(0.22 * u), int(0.08 * u)), 20, 0, 360, (250, 240, 230), 3)
-    cv2.circle(props, ball, int(0.22 * u), 1, -1)
+    ball = (int(ankle[0] - 0.2 * u), int(ankle[1] - 0.05 * u))
+    cv2.circle(shapes, ball, int(0.15 * u), (230, 120, 30), -1, cv2.LINE_AA)
+    cv2.ellipse(shapes, ball, (int(0.15 * u), int(0.06 * u)), 20, 0, 360, (250, 240, 230), 2)
+    cv2.circle(props, ball, int(0.15 * u), 1, -1)
     room = np.where(shapes.any(axis=2, keepdims=True), shapes, room)
     image, _ = figure.draw(backdrop=room)
     black = figure.draw(backdrop=np.zeros_like(room))[0].astype(np.float32)

@@ -25,7 +25,7 @@ from scipy.spatial import Delaunay
 
 from avatarvid.motion.retarget import BONES, NECK, ROOT, torso_length
 from avatarvid.perception.pose import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
-from avatarvid.warp.matte import attached, refine_edge
+from avatarvid.warp.matte import attached, colour_support, refine_edge
 from avatarvid.warp.raster import TriangleWarpMap
 
 # The torso is one rigid-ish piece (an affine fitted to shoulders and hips); limbs and the
@@ -62,9 +62,12 @@ _MASK_LEVEL = 0.5
 # the bone) plus _LIMB_MARGIN: farther pixels of the selfie mask are props, not the limb.
 _TORSO_REACH = 0.3
 _HEAD_REACH = 0.5
-_LIMB_REACH = 1.3
+_LIMB_REACH = 1.15
 _LIMB_MARGIN = 0.04
 _LIMB_FLOOR = 0.08
+_CORE = 0.35
+_COLOUR_SUPPORT = 0.02
+_AXIS_SEARCH = 0.1  # torso lengths around the bone searched for the limb's thickest point
 _EDGE = 1 / 96  # guided filter radius, relative to the image's long side
 _EDGE_EPS = 1e-4
 _PLATE_GROW = 0.01  # the plate's hole: the person dilated by this fraction of the long side
@@ -242,6 +245,10 @@ class BodyWarper:
             (person > _MASK_LEVEL).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
         )
         h, w = self.shape
+        # The thickest point near the bone: the pose model's joints sit off the limb's medial
+        # axis, where the distance to the nearer edge understates the limb's width.
+        near = 2 * max(1, round(_AXIS_SEARCH * torso)) + 1
+        inside = cv2.dilate(inside, np.ones((near, near), np.uint8))
         xy = np.round(self._bone_points(np.linspace(0.25, 0.75, 7))).astype(int)
         half = inside[xy[..., 1].clip(0, h - 1), xy[..., 0].clip(0, w - 1)]
         limb = _LIMB_REACH * np.median(half, axis=1) + _LIMB_MARGIN * torso
@@ -258,7 +265,18 @@ class BodyWarper:
             return person
         dist = self._distances(np.stack([xs, ys], 1).astype(np.float64))
         best = np.argmin(dist, axis=1)
-        near = dist[np.arange(len(best)), best] <= self._reach(person)[best]
+        reach = self._reach(person)[best]
+        dist = dist[np.arange(len(best)), best]
+        near = dist <= reach
+        # Near the rim of its reach, a pixel must also share the colours of its part's core.
+        core = (dist <= _CORE * reach) & (person[ys, xs] > _MASK_LEVEL)
+        rim = near & ~core
+        colours = self.image[ys, xs]
+        for part in set(np.unique(self._part[best])) - {_BODY}:
+            own = self._part[best] == part
+            if (own & core).any() and (own & rim).any():
+                support = colour_support(colours[own & core], colours[own & rim])
+                near[own & rim] = support >= _COLOUR_SUPPORT
         cut = np.zeros_like(person)
         cut[ys[near], xs[near]] = person[ys[near], xs[near]]
         seeds = self._bone_points(np.linspace(0, 1, 5)).reshape(-1, 2)
@@ -300,6 +318,29 @@ class BodyWarper:
         blended = np.einsum("vb,bij->vij", weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], points) + blended[:, :, 2]
 
+    def _coverage(
+        self,
+        layer: _Layer,
+        posed: np.ndarray,
+        roi: tuple[slice, slice],
+        map_x: np.ndarray,
+        map_y: np.ndarray,
+    ) -> np.ndarray:
+        """(roi) uint8: the layer's pixels in the output. Where its triangles moved, the
+        pixels the warp map moved (a polygon fill of the posed triangles rounds their edges
+        outwards, and its rim of identity-mapped pixels showed the photo's old limb there: a
+        dotted trail beside a swinging leg); where they stayed, their polygons."""
+        origin = np.array([roi[1].start, roi[0].start])
+        still = (np.abs(posed - layer.warp.source).max(axis=1) <= 1e-3)[layer.triangles].all(1)
+        coverage = np.zeros(map_x.shape, np.uint8)
+        tris = np.round(posed[layer.triangles[still]] - origin).astype(np.int32)
+        for tri in tris:  # one at a time: fillPoly of many polygons XORs their overlaps
+            cv2.fillConvexPoly(coverage, tri, 1)
+        xs = np.arange(roi[1].start, roi[1].stop, dtype=np.float32)
+        ys = np.arange(roi[0].start, roi[0].stop, dtype=np.float32)
+        moved = (map_x != xs[None, :]) | (map_y != ys[:, None])
+        return coverage | moved.astype(np.uint8)
+
     def _ordered(self, front: Sequence[bool] | None) -> list[_Layer]:
         """The layers back to front: limbs behind the body, the body, limbs in front (each
         group in PARTS order); `front` per LIMBS, None for PARTS order (legs behind, arms in
@@ -335,10 +376,7 @@ class BodyWarper:
                 map_y, map_x = np.mgrid[roi].astype(np.float32)
             else:
                 roi, map_x, map_y = found
-            origin = np.array([roi[1].start, roi[0].start])
-            coverage = np.zeros(map_x.shape, np.uint8)
-            tris = np.round(posed[layer.triangles] - origin).astype(np.int32)
-            cv2.fillPoly(coverage, list(tris), 1)
+            coverage = self._coverage(layer, posed, roi, map_x, map_y)
             if source_map is not None:
                 map_x, map_y = source_map(map_x, map_y)
             colour = cv2.remap(

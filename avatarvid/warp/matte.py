@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 
 def _box(a: np.ndarray, radius: int) -> np.ndarray:
@@ -50,3 +51,16 @@ def refine_edge(image: np.ndarray, alpha: np.ndarray, radius: int, eps: float) -
     kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
     edge = (cv2.dilate(hard, kernel) - cv2.erode(hard, kernel)) > 0
     return np.where(edge, filtered, alpha).astype(np.float32)
+
+
+def colour_support(core: np.ndarray, query: np.ndarray, bins: int = 16) -> np.ndarray:
+    """(M,) how common each (M, 3) uint8 `query` colour is among the (N, 3) `core` colours,
+    in [0, 1] (a colour histogram, blurred by a bin so shading nearby still counts)."""
+
+    def index(rgb: np.ndarray) -> np.ndarray:
+        q = rgb.astype(np.int64) * bins // 256
+        return (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
+
+    hist = np.bincount(index(core), minlength=bins**3).reshape(bins, bins, bins)
+    hist = gaussian_filter(hist.astype(np.float32), 1.0)
+    return hist.ravel()[index(query)] / max(float(hist.max()), 1e-9)

@@ -9,6 +9,9 @@ over a black plate to know where the posed person covers the frame. Numbers (gre
 0-255 or fractions):
   background_change   the project's metric (pose_follow.background_change: outside the
                       selfie masks of the reference and the frame)
+  edge_change         mean |change| in a band 6 px wide around the posed person, outside
+                      both people: halos, smears and trails that travel with the person
+  edge_torn           fraction of that band changed by more than 40 grey levels
   prop_change         mean |change| over each prop's pixels that no person covers
                       (neither the photo's, truth alpha, nor the posed one), pooled over
                       all frames
@@ -48,8 +51,9 @@ from avatarvid.motion.driving import FaceMotionFitter, track_driver
 from avatarvid.pipelines.animate import _BodyRenderer, perceive_reference
 
 _BAND = 6
+_TORN = 40  # grey levels: a pixel of the band changed this much shows something else
 PROPS = {1: "ball", 2: "box", 3: "pole"}
-_STRIP = (0, 12, 25, 38, 50)  # frames of the README strip: rest, leg out, arm up, ...
+_STRIP = (0, 10, 20, 25, 32)  # frames of the README strip: rest, the leg stepping out, ...
 
 
 def _resized(scene, size: int):
@@ -61,6 +65,16 @@ def _resized(scene, size: int):
 
     props = cv2.resize(scene.props, dsize, interpolation=cv2.INTER_NEAREST)
     return shrink(scene.image), shrink(scene.room), props, shrink(scene.alpha)
+
+
+def _strip(frames: list[np.ndarray], scene: np.ndarray, height: int = 150) -> np.ndarray:
+    """The frames side by side, each cut to the columns of the person and the props near
+    them (`scene` (H, W) bool, rows of the top third excluded: the pole) and `height` high."""
+    h = scene.shape[0]
+    xs = np.flatnonzero(scene[h // 3 :].any(axis=0))
+    cut = [f[:, max(0, xs[0] - 8) : xs[-1] + 9] for f in frames]
+    w = round(cut[0].shape[1] * height / h)
+    return np.hstack([cv2.resize(c, (w, height), interpolation=cv2.INTER_AREA) for c in cut])
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -103,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     outside, inside = (band > 0) & (alpha < 0.02), (alpha > 0.98) & (inner == 0)
 
     ref_grey = _grey(image)
+    ring = np.ones((2 * _BAND + 1,) * 2, np.uint8)
+    ref_covered = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((3, 3), np.uint8))
+    edge_sum, edge_count, edge_torn = 0.0, 0, 0
     frames, strip = [], []
     change_sum, change_count = np.zeros(len(PROPS)), np.zeros(len(PROPS))
     start = time.perf_counter()
@@ -112,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         person = (_grey(posed_truth.render(joints, front=renderer.front[k])) > 12).astype(np.uint8)
         covered = cv2.dilate(person, np.ones((3, 3), np.uint8))
         change = np.abs(_grey(frame) - ref_grey)
+        near = (cv2.dilate(person, ring) > 0) & (covered == 0) & (ref_covered == 0)
+        edge_sum += change[near].sum()
+        edge_count += int(near.sum())
+        edge_torn += int((change[near] > _TORN).sum())
         for i, label in enumerate(PROPS):
             seen = free_props & (props == label) & (covered == 0)
             change_sum[i] += change[seen].sum()
@@ -126,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size,
         "warp_fps": round(len(frames) / seconds, 1),
         "background_change": round(background_change(frames, image), 2),
+        "edge_change": round(edge_sum / max(edge_count, 1), 2),
+        "edge_torn": round(edge_torn / max(edge_count, 1), 4),
         "prop_change": {
             name: round(float(change_sum[i] / max(change_count[i], 1)), 2)
             for i, name in enumerate(PROPS.values())
@@ -140,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result))
     if args.strip is not None and strip:
-        row = np.hstack([cv2.resize(f, (144 * f.shape[1] // f.shape[0], 144)) for f in strip])
-        cv2.imwrite(str(args.strip), row[..., ::-1])
+        cv2.imwrite(str(args.strip), _strip(strip, (alpha > 0.02) | (props > 0))[..., ::-1])
     return 0
 
 
