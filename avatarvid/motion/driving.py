@@ -170,5 +170,5 @@ def track_driver(
     face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
     return DriverTrack(
         reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height,
-        tracks[:, :, 2],
+        depth=tracks[:, :, 2],
     )  # fmt: skip

@@ -9,9 +9,17 @@ moving the torso's outline. Within a part, each vertex is attached to the part's
 torso with softmax weights on the distance to each (linear blend skinning), so the shoulder
 and hip seams bend smoothly. A bone's transform rotates it about its parent joint onto the
 target direction and scales it along its own axis only (foreshortening without fattening).
-Parts are drawn back to front (legs, body, arms) over the background plate (inpainted once),
-each with its own alpha, and the body's alpha reaches a little under the limbs so a turning
-joint never opens a crack.
+Parts are drawn back to front over the background plate (inpainted once): by default legs,
+body, arms; with the driver's depth (motion/depth_order.py) a limb passing behind the body is
+drawn before it, one reaching towards the camera after it. Each has its own alpha, and the
+body's alpha reaches a little under the limbs so a turning joint never opens a crack.
+
+The person is not the selfie mask as it comes: that takes in what the person touches (a ball
+at the feet, a box at the hand, a pole behind an arm), which would move with the nearest limb
+and leave an inpainted smear where it stood. A pixel stays the person's only within its
+nearest bone's reach (the limb's width there), with the colours of that limb's core near its
+rim, and attached to the skeleton; the rest stays in the plate, untouched. The matte's edge is
+snapped to the photo's (warp/matte.py).
 """
 
 from __future__ import annotations
@@ -58,16 +66,20 @@ _BLEND = 0.04
 _TOP_BONES = 3
 _MASK_LEVEL = 0.5
 # How far (torso lengths) the person may reach beyond the torso quad and beyond the head's
-# bone; a limb reaches _LIMB_REACH times its half-width (the mask's distance transform along
-# the bone) plus _LIMB_MARGIN: farther pixels of the selfie mask are props, not the limb.
+# bone; a limb reaches _LIMB_REACH times its half-width (the mask's distance transform at its
+# thickest within _AXIS_SEARCH of the bone) plus _LIMB_MARGIN, at least _LIMB_FLOOR: farther
+# pixels of the selfie mask are props, not the limb. Beyond _CORE of its reach a limb's pixel
+# must have a colour of the limb's core (support in its colour histogram >= _COLOUR_SUPPORT).
+# Set on the validation prop scene (study eval_animate_scene) at 256 and 512 px.
 _TORSO_REACH = 0.3
 _HEAD_REACH = 0.5
 _LIMB_REACH = 1.15
 _LIMB_MARGIN = 0.04
 _LIMB_FLOOR = 0.08
+_AXIS_SEARCH = 0.1
 _CORE = 0.35
 _COLOUR_SUPPORT = 0.02
-_AXIS_SEARCH = 0.1  # torso lengths around the bone searched for the limb's thickest point
+_FOREIGN_WIDTH = 0.01  # of the long side: narrower pieces of foreign colour are the edge
 _EDGE = 1 / 96  # guided filter radius, relative to the image's long side
 _EDGE_EPS = 1e-4
 _PLATE_GROW = 0.01  # the plate's hole: the person dilated by this fraction of the long side
@@ -79,10 +91,12 @@ def background_plate(
     """The photo with the (slightly dilated) person inpainted from its surroundings; the hole
     does not grow into `props` (pixels cut from the selfie mask: they stay as they are).
 
-    Navier-Stokes at half resolution: on the prop scene's known room it beat Telea (3.8 vs 4.1
-    grey levels) and full resolution; a Criminisi patch fill scored 6.4 (it copied the props
-    and the pole into the hole), and a wider hole (the selfie mask's edge no longer needs it
-    after refine_edge) smeared the props around it into the fill.
+    Navier-Stokes at half resolution. On the prop scene's known room (study
+    eval_animate_scene, 256 px) the fills score alike (NS 4.43, Telea 4.52, NS at full
+    resolution 4.48 grey levels where the person was); a Criminisi patch fill scored 5.1 (it
+    copied the props and the pole into the hole), and growing the hole by 2-4 % of the image
+    instead of 1 % (the selfie mask's edge needed it before refine_edge) cost 4.7-5.8 and
+    smeared the props around it into the fill.
     """
     h, w = person.shape
     grow = max(3, round(_PLATE_GROW * max(h, w)))
@@ -258,8 +272,10 @@ class BodyWarper:
         return np.concatenate([[_TORSO_REACH * torso], limb])
 
     def _cut_to_body(self, person: np.ndarray) -> np.ndarray:
-        """The selfie mask without what lies beyond the body's reach from its nearest bone
-        and what is then left unattached to the skeleton (props the person touches)."""
+        """The selfie mask without what lies beyond the body's reach from its nearest bone,
+        what near a limb's rim has none of the limb's colours, and what is then left
+        unattached to the skeleton (props the person touches). The head and torso keep
+        their whole rim: hair and clothes vary too much in colour to judge them by it."""
         ys, xs = np.nonzero(person > 0.05)
         if not len(ys):
             return person
@@ -268,15 +284,23 @@ class BodyWarper:
         reach = self._reach(person)[best]
         dist = dist[np.arange(len(best)), best]
         near = dist <= reach
-        # Near the rim of its reach, a pixel must also share the colours of its part's core.
+        # Near the rim of its reach, a pixel must also share the colours of its part's core;
+        # only pieces of foreign colour wider than the outline's soft edge go (cutting that
+        # edge thinned the limbs: on the synthetic driver mediapipe read the output's ankles
+        # worse, PCK@0.1 0.821 against 0.849, main 0.856).
         core = (dist <= _CORE * reach) & (person[ys, xs] > _MASK_LEVEL)
         rim = near & ~core
         colours = self.image[ys, xs]
+        foreign = np.zeros(self.shape, np.uint8)
         for part in set(np.unique(self._part[best])) - {_BODY}:
             own = self._part[best] == part
             if (own & core).any() and (own & rim).any():
                 support = colour_support(colours[own & core], colours[own & rim])
-                near[own & rim] = support >= _COLOUR_SUPPORT
+                pick = np.flatnonzero(own & rim)[support < _COLOUR_SUPPORT]
+                foreign[ys[pick], xs[pick]] = 1
+        width = max(3, round(_FOREIGN_WIDTH * max(self.shape)) | 1)
+        foreign = cv2.morphologyEx(foreign, cv2.MORPH_OPEN, np.ones((width, width), np.uint8))
+        near &= foreign[ys, xs] == 0
         cut = np.zeros_like(person)
         cut[ys[near], xs[near]] = person[ys[near], xs[near]]
         seeds = self._bone_points(np.linspace(0, 1, 5)).reshape(-1, 2)

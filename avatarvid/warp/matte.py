@@ -1,10 +1,11 @@
-"""The person's matte for the body warp: the selfie mask cut to the body and refined at its edge.
+"""Building blocks of the body warp's matte (warp/body.py cuts the selfie mask to the body).
 
 Selfie segmentation takes in whatever touches the person (a ball at the feet, a bag in the
-hand); a pixel of it that is much farther from its bone than the limb is wide is not the limb,
-and pieces left unattached to the skeleton are not the person. Its edge is also blurry and a
-few pixels off, so the old background would travel with the person as a halo: a guided filter
-(He et al., with the photo's colours as guide) snaps the alpha onto the photo's own edges.
+hand); a pixel of it whose colour the limb's core never shows is not the limb (colour_support),
+and pieces left unattached to the skeleton are not the person (attached). Its edge is also
+blurry and a few pixels off, so the old background would travel with the person as a halo: a
+guided filter (He et al., with the photo's colours as guide) snaps the alpha onto the photo's
+own edges (refine_edge).
 """
 
 from __future__ import annotations

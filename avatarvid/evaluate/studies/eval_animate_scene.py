@@ -67,7 +67,7 @@ def _resized(scene, size: int):
     return shrink(scene.image), shrink(scene.room), props, shrink(scene.alpha)
 
 
-def _strip(frames: list[np.ndarray], scene: np.ndarray, height: int = 150) -> np.ndarray:
+def _strip(frames: list[np.ndarray], scene: np.ndarray, height: int = 200) -> np.ndarray:
     """The frames side by side, each cut to the columns of the person and the props near
     them (`scene` (H, W) bool, rows of the top third excluded: the pole) and `height` high."""
     h = scene.shape[0]
