@@ -81,13 +81,19 @@ class Figure:
         out[NOSE] = neck + [0.0, -0.55 * u]
         return out
 
-    def draw(self, angles: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W, 3) uint8 image of the figure in pose `angles`, and its (33, 2) truth."""
+    def draw(
+        self, angles: dict[str, float] | None = None, backdrop: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) uint8 image of the figure in pose `angles` (over `backdrop`, else the grey
+        gradient), and its (33, 2) truth."""
         j = self.joints(angles or {})
         h, w = self.canvas
         u = self.unit
         img = np.empty((h, w, 3), np.uint8)
-        img[:] = np.linspace(*self.background, h).astype(np.uint8)[:, None, None]
+        if backdrop is None:
+            img[:] = np.linspace(*self.background, h).astype(np.uint8)[:, None, None]
+        else:
+            img[:] = backdrop
 
         def pt(p):
             return tuple(int(round(v)) for v in p)
@@ -163,9 +169,79 @@ def write_driver(
 HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
-def hopper_reference() -> np.ndarray:
-    """The full-body reference of the animate studies: a drawn person in a red shirt with
-    Grace Hopper's photo (public domain, shipped with matplotlib) as head; (480, 480, 3) RGB."""
+def hopper_figure() -> Figure:
+    """The drawn person in a red shirt with Grace Hopper's photo (public domain, shipped with
+    matplotlib) as head, on a 480 x 480 canvas."""
     face = np.ascontiguousarray(load_image(HOPPER)[70:330, 140:400])
-    figure = Figure(face, canvas=(480, 480), unit=85, centre=(250, 270), shirt=(170, 50, 40))
-    return figure.draw()[0]
+    return Figure(face, canvas=(480, 480), unit=85, centre=(250, 270), shirt=(170, 50, 40))
+
+
+def hopper_reference() -> np.ndarray:
+    """The full-body reference of the animate studies: `hopper_figure` in its rest pose;
+    (480, 480, 3) RGB."""
+    return hopper_figure().draw()[0]
+
+
+@dataclass
+class PropScene:
+    """A reference photo whose truth is known layer by layer: the person over a room with
+    props touching them, the room alone, where the props are, and the person's alpha."""
+
+    image: np.ndarray  # (H, W, 3) uint8, the person over the room
+    room: np.ndarray  # (H, W, 3) uint8, the same without the person
+    props: np.ndarray  # (H, W) uint8, which prop each pixel of `room` shows (0: none)
+    alpha: np.ndarray  # (H, W) float32 person coverage in `image`
+    joints: np.ndarray  # (33, 2) the person's truth joints
+
+
+def _room(h: int, w: int, floor: int) -> np.ndarray:
+    """A textured wall (panels, fine noise) over a tiled floor: a background whose inpainting
+    error is measurable, unlike a flat gradient."""
+    rng = np.random.default_rng(7)
+    room = np.empty((h, w, 3), np.float32)
+    room[:floor] = np.array([196, 188, 170]) - np.linspace(0, 40, floor)[:, None, None]
+    room[floor:] = np.array([120, 96, 80])
+    for x in range(0, w, 60):  # wall panels and floor tiles
+        cv2.line(room, (x, 0), (x, floor), (150, 140, 125), 2)
+        cv2.line(room, (x, floor), (x + (x - w // 2) // 3, h), (90, 70, 60), 2)
+    for y in range(floor + 20, h, 30):
+        cv2.line(room, (0, y), (w, y), (90, 70, 60), 2)
+    room += cv2.GaussianBlur(rng.normal(0, 6, (h, w, 1)).astype(np.float32), (0, 0), 1.5)[..., None]
+    return np.clip(room + 0.5, 0, 255).astype(np.uint8)
+
+
+def prop_scene() -> PropScene:
+    """`hopper_figure` in a room with a ball between her feet against her left shoe (prop 1; the
+    gesture driver's left leg steps away from it), a box touching her
+    right hand (2) and a pole behind her left arm (3): props that touch the person but are not
+    her."""
+    figure = hopper_figure()
+    h, w = figure.canvas
+    joints = figure.joints({})
+    u = figure.unit
+    room = _room(h, w, floor=int(joints[L_ANKLE, 1] - 0.25 * u))
+    props = np.zeros((h, w), np.uint8)
+    shapes = np.zeros_like(room)
+    ankle, wrist = joints[L_ANKLE], joints[R_WRIST]
+    pole = (int(joints[L_SHOULDER, 0] + 0.55 * u), 30, int(joints[L_SHOULDER, 0] + 0.7 * u), h)
+    cv2.rectangle(shapes, pole[:2], pole[2:], (95, 105, 120), -1)
+    cv2.rectangle(props, pole[:2], pole[2:], 3, -1)
+    box = (
+        int(wrist[0] - 0.72 * u),
+        int(wrist[1] - 0.3 * u),
+        int(wrist[0] - 0.1 * u),
+        int(wrist[1] + 0.5 * u),
+    )
+    cv2.rectangle(shapes, box[:2], box[2:], (150, 105, 45), -1)
+    cv2.rectangle(shapes, box[:2], box[2:], (90, 60, 25), 3)
+    cv2.rectangle(props, box[:2], box[2:], 2, -1)
+    ball = (int(ankle[0] - 0.2 * u), int(ankle[1] - 0.05 * u))
+    cv2.circle(shapes, ball, int(0.15 * u), (230, 120, 30), -1, cv2.LINE_AA)
+    cv2.ellipse(shapes, ball, (int(0.15 * u), int(0.06 * u)), 20, 0, 360, (250, 240, 230), 2)
+    cv2.circle(props, ball, int(0.15 * u), 1, -1)
+    room = np.where(shapes.any(axis=2, keepdims=True), shapes, room)
+    image, _ = figure.draw(backdrop=room)
+    black = figure.draw(backdrop=np.zeros_like(room))[0].astype(np.float32)
+    white = figure.draw(backdrop=np.full_like(room, 255))[0].astype(np.float32)
+    alpha = np.clip(1 - (white - black).mean(axis=2) / 255, 0, 1).astype(np.float32)
+    return PropScene(image, room, props, alpha, joints)

@@ -28,6 +28,7 @@ from avatarvid.perception.person_track import (
     PersonTracker,
     consistent_sides,
     frame_confidence,
+    last_depth,
 )
 from avatarvid.perception.pose import NUM_POSE, VISIBLE
 from avatarvid.perception.smoothing import fill_gaps, one_euro
@@ -65,6 +66,8 @@ class DriverTrack:
     face: np.ndarray  # (T, MOTION_LAYOUT.dim) residuals relative to the driver's first face
     face_seen: np.ndarray  # (T,) bool
     height: int
+    # (T, 33) relative depth in torso lengths (smaller is nearer the camera); NaN unknown.
+    depth: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -125,6 +128,7 @@ def track_driver(
     count = reader.num_frames
     pose_arr = np.full((count, NUM_POSE, 3), np.nan, np.float32)
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
+    depth_arr = np.full((count, NUM_POSE), np.nan, np.float32)
     confidence, face_seen_arr = np.zeros(count, np.float32), np.zeros(count, bool)
     pose_tracker = PersonTracker(person) if need_pose else None
     with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
@@ -133,6 +137,7 @@ def track_driver(
             if pose is not None:
                 pose_arr[k], confidence[k] = pose, frame_confidence(pose)
                 pose_arr[k, :, :2] *= scale
+                depth_arr[k] = last_depth(pose_tracker)
             if scale < 1.0:
                 frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             found = mesh.detect(frame)
@@ -155,13 +160,15 @@ def track_driver(
             "clearly visible face"
         )
     seen = (pose_arr[:, :, 2] >= VISIBLE) & pose_seen_arr[:, None]
-    points = np.where(seen[:, :, None], pose_arr[:, :, :2], np.nan)
-    points = consistent_sides(points)
-    points = fill_gaps(points, np.isfinite(points))
+    # Depth rides along as a third coordinate, so a left/right swap swaps it too.
+    tracks = np.concatenate([pose_arr[:, :, :2], depth_arr[:, :, None]], axis=2)
+    tracks = consistent_sides(np.where(seen[:, :, None], tracks, np.nan))
+    tracks = fill_gaps(tracks, np.isfinite(tracks))
     height = size[1]
-    points = one_euro(points / height, reader.fps, **_POSE_FILTER) * height
+    points = one_euro(tracks[:, :, :2] / height, reader.fps, **_POSE_FILTER) * height
     face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
     face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
     return DriverTrack(
-        reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height
-    )
+        reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height,
+        depth=tracks[:, :, 2],
+    )  # fmt: skip

@@ -87,14 +87,24 @@ TURN_MARGIN = 0.15
 
 def face_like(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """(T, >=33, 2) driver skeletons with left and right relabelled on the frames where the
-    driver faces the other way than the reference (`facing`, past TURN_MARGIN; frames nearer
-    side-on keep the labels of the frames around them, and a turn swaps them where it passes
-    side-on).
+    driver faces the other way than the reference (`turned_frames`).
 
     A 2D warp cannot turn a photo round, so a driver seen from behind (or read so by the pose
     model: walkers side-on in vtest.avi) drives the photo's near-side limbs with its
-    near-side limbs; followed label by label, the photo's arms crossed over its body. Decided
-    per frame, not for the whole clip: a walker who turned from the camera to side-on
+    near-side limbs; followed label by label, the photo's arms crossed over its body.
+    """
+    flips = turned_frames(driver, reference)
+    out = driver.copy()
+    out[flips] = driver[flips][:, _MIRRORED[: driver.shape[1]]]
+    return out
+
+
+def turned_frames(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(T,) bool: the frames of (T, >=33, 2) `driver` that `face_like` relabels: where it
+    faces the other way than the reference (`facing`, past TURN_MARGIN; frames nearer side-on
+    keep the labels of the frames around them, and a turn swaps them where it passes side-on).
+
+    Decided per frame, not for the whole clip: a walker who turned from the camera to side-on
     (vtest.avi, frames 200-279 at (633, 292)) was relabelled on every frame by the clip's
     majority, and the photo's shoulders crossed over while it still faced the camera.
     """
@@ -102,8 +112,8 @@ def face_like(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
     want = facing(reference[:NUM_POSE])
     clear = np.flatnonzero(np.abs(np.nan_to_num(seen)) > TURN_MARGIN)
     if len(clear) == 0:
-        flip = np.isfinite(seen).any() and np.nanmedian(seen) * want < 0
-        return driver[:, _MIRRORED[: driver.shape[1]]] if flip else driver
+        flip = bool(np.isfinite(seen).any() and np.nanmedian(seen) * want < 0)
+        return np.full(len(driver), flip)
     decided = np.zeros(len(driver), bool)
     decided[clear] = seen[clear] * want < 0
     # Between two clear frames each frame takes the decision of the one before it (before the
@@ -122,9 +132,7 @@ def face_like(driver: np.ndarray, reference: np.ndarray) -> np.ndarray:
     flips = decided[before]
     turning = (decided[before] != decided[after]) & np.isfinite(seen) & ~np.isin(index, clear)
     flips[turning] = seen[turning] * want < 0
-    out = driver.copy()
-    out[flips] = driver[flips][:, _MIRRORED[: driver.shape[1]]]
-    return out
+    return flips
 
 
 def torso_length(joints: np.ndarray) -> float:

@@ -185,6 +185,12 @@ class PersonTracker:
         self.close()
 
 
+def last_depth(tracker: PersonTracker) -> np.ndarray | None:
+    """(33,) relative depth (torso lengths, smaller is nearer) of the pose `tracker` last
+    returned (perception/pose.py: PoseTracker.last_depth)."""
+    return tracker._pose.last_depth
+
+
 def consistent_sides(poses: np.ndarray) -> np.ndarray:
     """(T, 33, >=2) track with left/right labels swapped back where the model flipped them.
 

@@ -76,6 +76,9 @@ class PoseTracker(MediapipeGraph):
                 min_tracking_confidence=0.5,
             )
         )
+        # (33,) relative depth of the last pose found (mediapipe's z, hips at 0, smaller is
+        # nearer the camera) in torso lengths: which limb passes in front of the body.
+        self.last_depth: np.ndarray | None = None
 
     def detect(self, rgb: np.ndarray) -> np.ndarray | None:
         """(33, 3) pose of the most prominent person in `rgb`, or None."""
@@ -89,6 +92,8 @@ class PoseTracker(MediapipeGraph):
             [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark],
             dtype=np.float32,
         )
+        z = np.array([p.z * w for p in result.pose_landmarks.landmark], np.float32)
+        self.last_depth = z / max(torso_centre_and_size(found)[1], 1e-6)
         found[:, :2] /= scale
         return found
 

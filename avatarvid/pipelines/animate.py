@@ -23,6 +23,7 @@ from avatarvid.errors import InputError, NoFaceError
 from avatarvid.media.audio import load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter, probe
+from avatarvid.motion.depth_order import limbs_in_front
 from avatarvid.motion.driving import DriverTrack, FaceMotionFitter, track_driver
 from avatarvid.motion.feet import FootLock, planted
 from avatarvid.motion.retarget import (
@@ -32,6 +33,7 @@ from avatarvid.motion.retarget import (
     face_like,
     in_place,
     rest_lengths,
+    turned_frames,
     with_virtual_joints,
 )
 from avatarvid.motion.rig import FaceRig
@@ -167,7 +169,10 @@ class _BodyRenderer:
         rest = with_virtual_joints(ref.pose[:, :2].astype(np.float64))
         rest[:33][ref.pose[:, 2] < VISIBLE] = np.nan
         rest_known = np.where(np.isfinite(rest), rest, with_virtual_joints(ref.pose[:, :2]))
-        driver = face_like(with_virtual_joints(track.pose), rest_known)
+        seen = with_virtual_joints(track.pose)
+        turned = turned_frames(seen, rest_known)
+        driver = face_like(seen, rest_known)
+        self.front = limbs_in_front(track.depth, track.num_frames, mirrored=turned)
         fps = track.fps or 25.0
         self.joints = in_place(driver, fps)
         anchor = _driver_anchor(self.joints, track.pose_seen)
@@ -186,8 +191,9 @@ class _BodyRenderer:
         """The frame, and where the face's landmarks are in it (None without a face)."""
         joints = self.retarget(self.joints[index], index)
         joints = self.feet(self.ease(joints, float(self.confidence[index])), index)
+        front = self.front[index]
         if self.face is None:
-            return self.body.render(joints), None
+            return self.body.render(joints, front=front), None
         warper, rig = self.face
         values = face_motion.copy()
         values[_BODY_FACE_ZEROED] = 0.0
@@ -202,7 +208,7 @@ class _BodyRenderer:
 
         target = face.copy()
         target[:, :2] = self.body.pose_points(face[:, :2], joints)
-        return self.body.render(joints, through_face), target
+        return self.body.render(joints, through_face, front), target
 
 
 class _FaceRenderer:

@@ -9,14 +9,22 @@ moving the torso's outline. Within a part, each vertex is attached to the part's
 torso with softmax weights on the distance to each (linear blend skinning), so the shoulder
 and hip seams bend smoothly. A bone's transform rotates it about its parent joint onto the
 target direction and scales it along its own axis only (foreshortening without fattening).
-Parts are drawn back to front (legs, body, arms) over the background plate (inpainted once),
-each with its own alpha, and the body's alpha reaches a little under the limbs so a turning
-joint never opens a crack.
+Parts are drawn back to front over the background plate (inpainted once): by default legs,
+body, arms; with the driver's depth (motion/depth_order.py) a limb passing behind the body is
+drawn before it, one reaching towards the camera after it. Each has its own alpha, and the
+body's alpha reaches a little under the limbs so a turning joint never opens a crack.
+
+The person is not the selfie mask as it comes: that takes in what the person touches (a ball
+at the feet, a box at the hand, a pole behind an arm), which would move with the nearest limb
+and leave an inpainted smear where it stood. A pixel stays the person's only within its
+nearest bone's reach (the limb's width there), with the colours of that limb's core near its
+rim, and attached to the skeleton; the rest stays in the plate, untouched. The matte's edge is
+snapped to the photo's (warp/matte.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +33,7 @@ from scipy.spatial import Delaunay
 
 from avatarvid.motion.retarget import BONES, NECK, ROOT, torso_length
 from avatarvid.perception.pose import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from avatarvid.warp.matte import attached, colour_support, refine_edge
 from avatarvid.warp.raster import TriangleWarpMap
 
 # The torso is one rigid-ish piece (an affine fitted to shoulders and hips); limbs and the
@@ -47,23 +56,58 @@ PARTS = (
     ("right arm", frozenset((14, 16, 18, 20, 22))),
 )
 _BODY = 2
+# The limbs whose order against the body can change (render's `front`), as in
+# motion/depth_order.py: left arm, right arm, left leg, right leg.
+LIMBS = (3, 4, 0, 1)
 _MESH_STEP = 1 / 40  # vertex spacing relative to the image's long side
 # Skinning weights are a softmax of minus the distance to each part over this fraction of the
 # torso length: nearly rigid parts, blended only where two parts are about equally near.
 _BLEND = 0.04
 _TOP_BONES = 3
 _MASK_LEVEL = 0.5
+# How far (torso lengths) the person may reach beyond the torso quad and beyond the head's
+# bone; a limb reaches _LIMB_REACH times its half-width (the mask's distance transform at its
+# thickest within _AXIS_SEARCH of the bone) plus _LIMB_MARGIN, at least _LIMB_FLOOR: farther
+# pixels of the selfie mask are props, not the limb. Beyond _CORE of its reach a limb's pixel
+# must have a colour of the limb's core (support in its colour histogram >= _COLOUR_SUPPORT).
+# Set on the validation prop scene (study eval_animate_scene) at 256 and 512 px.
+_TORSO_REACH = 0.3
+_HEAD_REACH = 0.5
+_LIMB_REACH = 1.15
+_LIMB_MARGIN = 0.04
+_LIMB_FLOOR = 0.08
+_AXIS_SEARCH = 0.1
+_CORE = 0.35
+_COLOUR_SUPPORT = 0.02
+_FOREIGN_WIDTH = 0.01  # of the long side: narrower pieces of foreign colour are the edge
+_EDGE = 1 / 96  # guided filter radius, relative to the image's long side
+_EDGE_EPS = 1e-4
+_PLATE_GROW = 0.01  # the plate's hole: the person dilated by this fraction of the long side
 
 
-def background_plate(image: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """The photo with the (dilated) person inpainted from its surroundings (Telea)."""
+def background_plate(
+    image: np.ndarray, person: np.ndarray, props: np.ndarray | None = None
+) -> np.ndarray:
+    """The photo with the (slightly dilated) person inpainted from its surroundings; the hole
+    does not grow into `props` (pixels cut from the selfie mask: they stay as they are).
+
+    Navier-Stokes at half resolution. On the prop scene's known room (study
+    eval_animate_scene, 256 px) the fills score alike (NS 4.43, Telea 4.52, NS at full
+    resolution 4.48 grey levels where the person was); a Criminisi patch fill scored 5.1 (it
+    copied the props and the pole into the hole), and growing the hole by 2-4 % of the image
+    instead of 1 % (the selfie mask's edge needed it before refine_edge) cost 4.7-5.8 and
+    smeared the props around it into the fill.
+    """
     h, w = person.shape
-    grow = max(3, round(0.02 * max(h, w)))
+    grow = max(3, round(_PLATE_GROW * max(h, w)))
     hole = cv2.dilate((person > 0.2).astype(np.uint8), np.ones((grow, grow), np.uint8))
+    if props is not None:
+        near = cv2.dilate((person > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8))
+        hole = np.where(props & (near == 0), 0, hole).astype(np.uint8)
     # Inpainting cost grows with the hole; half resolution is as good for a blurry plate.
     small = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole, (w // 2, h // 2), interpolation=cv2.INTER_NEAREST)
-    filled = cv2.inpaint(small, small_hole, max(3, grow // 2), cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(small, small_hole, max(3, grow // 2), cv2.INPAINT_NS)
     filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.where(hole[..., None] > 0, filled, image)
 
@@ -157,10 +201,14 @@ class BodyWarper:
         self.image = image
         self.shape = person.shape
         self.rest = np.asarray(joints, dtype=np.float64)
-        self.plate = background_plate(image, person)
         self.bones = [(p, c) for p, c in SKIN_BONES if np.isfinite(self.rest[[p, c]]).all()]
         # Part of each candidate (torso first, then the bones).
         self._part = np.array([_BODY] + [_part_of(c) for _, c in self.bones])
+        radius = max(2, round(_EDGE * max(self.shape)))
+        cut = self._cut_to_body(person)
+        self.matte = refine_edge(image, cut, radius, _EDGE_EPS)
+        self.plate = background_plate(image, self.matte, props=(person > 0.05) & (cut < 0.05))
+        person = self.matte
         labels = self._label_pixels(person)
         step = max(4, round(_MESH_STEP * max(self.shape)))
         vertices, self.layers = [], []
@@ -198,6 +246,67 @@ class BodyWarper:
             1,
         )
 
+    def _bone_points(self, fractions: np.ndarray) -> np.ndarray:
+        """(B, F, 2) points at `fractions` of the way along each bone."""
+        p = self.rest[[p for p, _ in self.bones]][:, None]
+        c = self.rest[[c for _, c in self.bones]][:, None]
+        return p + fractions[None, :, None] * (c - p)
+
+    def _reach(self, person: np.ndarray) -> np.ndarray:
+        """(1 + B,) how far from the torso quad and from each bone the person extends."""
+        torso = torso_length(self.rest)
+        inside = cv2.distanceTransform(
+            (person > _MASK_LEVEL).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
+        )
+        h, w = self.shape
+        # The thickest point near the bone: the pose model's joints sit off the limb's medial
+        # axis, where the distance to the nearer edge understates the limb's width.
+        near = 2 * max(1, round(_AXIS_SEARCH * torso)) + 1
+        inside = cv2.dilate(inside, np.ones((near, near), np.uint8))
+        xy = np.round(self._bone_points(np.linspace(0.25, 0.75, 7))).astype(int)
+        half = inside[xy[..., 1].clip(0, h - 1), xy[..., 0].clip(0, w - 1)]
+        limb = _LIMB_REACH * np.median(half, axis=1) + _LIMB_MARGIN * torso
+        limb = np.maximum(limb, _LIMB_FLOOR * torso)
+        head = self._part[1:] == _BODY
+        limb[head] = np.maximum(_LIMB_REACH * half[head].max(axis=1), _HEAD_REACH * torso)
+        return np.concatenate([[_TORSO_REACH * torso], limb])
+
+    def _cut_to_body(self, person: np.ndarray) -> np.ndarray:
+        """The selfie mask without what lies beyond the body's reach from its nearest bone,
+        what near a limb's rim has none of the limb's colours, and what is then left
+        unattached to the skeleton (props the person touches). The head and torso keep
+        their whole rim: hair and clothes vary too much in colour to judge them by it."""
+        ys, xs = np.nonzero(person > 0.05)
+        if not len(ys):
+            return person
+        dist = self._distances(np.stack([xs, ys], 1).astype(np.float64))
+        best = np.argmin(dist, axis=1)
+        reach = self._reach(person)[best]
+        dist = dist[np.arange(len(best)), best]
+        near = dist <= reach
+        # Near the rim of its reach, a pixel must also share the colours of its part's core;
+        # only pieces of foreign colour wider than the outline's soft edge go (cutting that
+        # edge thinned the limbs: on the synthetic driver mediapipe read the output's ankles
+        # worse, PCK@0.1 0.821 against 0.849, main 0.856).
+        core = (dist <= _CORE * reach) & (person[ys, xs] > _MASK_LEVEL)
+        rim = near & ~core
+        colours = self.image[ys, xs]
+        foreign = np.zeros(self.shape, np.uint8)
+        for part in set(np.unique(self._part[best])) - {_BODY}:
+            own = self._part[best] == part
+            if (own & core).any() and (own & rim).any():
+                support = colour_support(colours[own & core], colours[own & rim])
+                pick = np.flatnonzero(own & rim)[support < _COLOUR_SUPPORT]
+                foreign[ys[pick], xs[pick]] = 1
+        width = max(3, round(_FOREIGN_WIDTH * max(self.shape)) | 1)
+        foreign = cv2.morphologyEx(foreign, cv2.MORPH_OPEN, np.ones((width, width), np.uint8))
+        near &= foreign[ys, xs] == 0
+        cut = np.zeros_like(person)
+        cut[ys[near], xs[near]] = person[ys[near], xs[near]]
+        seeds = self._bone_points(np.linspace(0, 1, 5)).reshape(-1, 2)
+        seeds = np.vstack([seeds, self.rest[list(TORSO_QUAD)].mean(axis=0, keepdims=True)])
+        return np.where(attached(cut > 0.05, seeds), cut, 0.0).astype(np.float32)
+
     def _label_pixels(self, person: np.ndarray) -> np.ndarray:
         """(H, W) part index of every person pixel (by its nearest bone), -1 elsewhere."""
         labels = np.full(self.shape, -1, np.int8)
@@ -233,13 +342,55 @@ class BodyWarper:
         blended = np.einsum("vb,bij->vij", weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], points) + blended[:, :, 2]
 
-    def render(self, joints: np.ndarray, source_map: SourceMap | None = None) -> np.ndarray:
+    def _coverage(
+        self,
+        layer: _Layer,
+        posed: np.ndarray,
+        roi: tuple[slice, slice],
+        map_x: np.ndarray,
+        map_y: np.ndarray,
+    ) -> np.ndarray:
+        """(roi) uint8: the layer's pixels in the output. Where its triangles moved, the
+        pixels the warp map moved (a polygon fill of the posed triangles rounds their edges
+        outwards, and its rim of identity-mapped pixels showed the photo's old limb there: a
+        dotted trail beside a swinging leg); where they stayed, their polygons."""
+        origin = np.array([roi[1].start, roi[0].start])
+        still = (np.abs(posed - layer.warp.source).max(axis=1) <= 1e-3)[layer.triangles].all(1)
+        coverage = np.zeros(map_x.shape, np.uint8)
+        tris = np.round(posed[layer.triangles[still]] - origin).astype(np.int32)
+        for tri in tris:  # one at a time: fillPoly of many polygons XORs their overlaps
+            cv2.fillConvexPoly(coverage, tri, 1)
+        xs = np.arange(roi[1].start, roi[1].stop, dtype=np.float32)
+        ys = np.arange(roi[0].start, roi[0].stop, dtype=np.float32)
+        moved = (map_x != xs[None, :]) | (map_y != ys[:, None])
+        return coverage | moved.astype(np.uint8)
+
+    def _ordered(self, front: Sequence[bool] | None) -> list[_Layer]:
+        """The layers back to front: limbs behind the body, the body, limbs in front (each
+        group in PARTS order); `front` per LIMBS, None for PARTS order (legs behind, arms in
+        front)."""
+        if front is None:
+            return self.layers
+        ahead = dict(zip(LIMBS, front, strict=True))
+
+        def depth(layer: _Layer) -> int:
+            return 1 if layer.part == _BODY else 2 if ahead[layer.part] else 0
+
+        return sorted(self.layers, key=depth)
+
+    def render(
+        self,
+        joints: np.ndarray,
+        source_map: SourceMap | None = None,
+        front: Sequence[bool] | None = None,
+    ) -> np.ndarray:
         """(H, W, 3) uint8: the person posed by `joints` over the background plate, each
-        part sampled from the photo through its mesh (then through `source_map`, if given)."""
+        part sampled from the photo through its mesh (then through `source_map`, if given),
+        the limbs in front of the body or behind it as `front` says (per LIMBS)."""
         h, w = self.shape
         out = self.plate.astype(np.float32)
         target = self.pose_vertices(joints)
-        for layer in self.layers:
+        for layer in self._ordered(front):
             posed = target[layer.vertices]
             found = layer.warp(posed)
             if found is None:  # the part did not move: identity maps over its box
@@ -249,10 +400,7 @@ class BodyWarper:
                 map_y, map_x = np.mgrid[roi].astype(np.float32)
             else:
                 roi, map_x, map_y = found
-            origin = np.array([roi[1].start, roi[0].start])
-            coverage = np.zeros(map_x.shape, np.uint8)
-            tris = np.round(posed[layer.triangles] - origin).astype(np.int32)
-            cv2.fillPoly(coverage, list(tris), 1)
+            coverage = self._coverage(layer, posed, roi, map_x, map_y)
             if source_map is not None:
                 map_x, map_y = source_map(map_x, map_y)
             colour = cv2.remap(
