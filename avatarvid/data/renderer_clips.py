@@ -9,7 +9,8 @@ control maps and surface-normal maps of the target and of the reference's surfac
 target's positions. The warp carries the reference's shading
 and loses what the reference state hides (closed eyes, parted or pressed lips, resampling);
 the network learns to relight and restore. It cannot learn real mouth interiors, real
-lighting or disocclusions: real talking-head videos (same arrays, other source) teach those.
+lighting or disocclusions: real talking-head videos teach those (`make_real_clips`: the same
+arrays from a tracked real clip, its real frames the ground truth).
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from avatarvid.data.lighting import Relighter
+from avatarvid.errors import InputError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.image import load_image
+from avatarvid.media.video import VideoReader
+from avatarvid.motion.driving import driver_gains
 from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
@@ -30,6 +34,7 @@ from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.framing import apply_affine, frame_reference
 from avatarvid.warp.controls import crop, draw_controls, face_box, mouth_box
 from avatarvid.warp.face import FaceWarper
+from avatarvid.warp.normals import FaceNormals
 
 FRAMED = 192  # working resolution of the animation before the face box is cut out
 FPS = 25.0
@@ -175,4 +180,82 @@ def make_clips(
                     max(b[1].stop for b in boxes),
                 )
             )
+    return ClipSet(**{k: np.stack(v) for k, v in parts.items()})
+
+
+def _real_clip(
+    video: VideoReader,
+    landmarks: np.ndarray,
+    ref: int,
+    start: int,
+    frames: int,
+    size: int,
+) -> dict[str, np.ndarray]:
+    """One clip's arrays: frame `ref` warped onto frames [start, start + frames) as `animate
+    --mode face` warps a photo (the driver fitted with the reference's rig, relative mode)."""
+    ref_lm = landmarks[ref]
+    image = video.read([ref])[0]
+    rig, warper, box = FaceRig(ref_lm), FaceWarper(image, ref_lm), face_box(ref_lm)
+    mesh = FaceNormals(ref_lm)
+    ref_normals = mesh.vertex_normals(ref_lm)
+    real = video.read(range(start, start + frames))
+    targets = [rig.landmarks(driver_gains(rig.fit(x))) for x in landmarks[start : start + frames]]
+    pairs = [mesh.target_and_reference_maps(t, ref_normals, box, size) for t in targets]
+    boxes = [mouth_box(t, box, size) for t in targets]
+    return {
+        "gt": np.stack([crop(f, box, size) for f in real]),
+        "warped": np.stack([crop(warper.render(t), box, size) for t in targets]),
+        "controls": np.stack([draw_controls(t, box, size) for t in targets]),
+        "normals": np.stack([p[0] for p in pairs]),
+        "reference_normals": np.stack([p[1] for p in pairs]),
+        "reference": crop(image, box, size),
+        "mouth": np.array(
+            (
+                min(b[0].start for b in boxes),
+                max(b[0].stop for b in boxes),
+                min(b[1].start for b in boxes),
+                max(b[1].stop for b in boxes),
+            )
+        ),
+    }
+
+
+def make_real_clips(
+    tracks: Path,
+    span: tuple[float, float],
+    clips: int,
+    frames: int,
+    size: int,
+    seed: int,
+    augment: bool = True,
+) -> ClipSet:
+    """`clips` clips of `frames` consecutive real frames of a tracked clip (`avatarvid data
+    clips`: `tracks` is its .npz, the frames the .mp4 beside it), all inside the `span`
+    (fractions of its length) and each with its reference frame there, >= 2 s from it.
+
+    The ground truth is the real frames, so the network can learn what the photo warp cannot
+    make: mouth interiors, real shading, the rig's fitting error. Landmarks are the clip's own
+    (smoothed) tracks, at the video's resolution, which is where `animate` frames a photo of
+    that size."""
+    with np.load(tracks) as z:
+        landmarks, fps = z["landmarks"], float(z["fps"])
+    video = VideoReader(tracks.with_suffix(".mp4"))
+    n = min(len(landmarks), video.num_frames)
+    lo, hi = round(span[0] * n), round(span[1] * n)
+    gap = round(2 * fps)
+    starts = [s for s in range(lo, hi - frames + 1) if s - gap > lo or s + frames + gap < hi]
+    if not starts:
+        raise InputError(f"{tracks}: span {span} is too short for {frames}-frame clips")
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list] = {k: [] for k in _FIELDS}
+    for _ in range(clips):
+        start = int(rng.choice(starts))
+        far = [i for i in range(lo, hi) if i < start - gap or i >= start + frames + gap]
+        clip = _real_clip(video, landmarks, int(rng.choice(far)), start, frames, size)
+        if augment:
+            clip["gt"], clip["warped"], clip["reference"] = _augment(
+                rng, [clip["gt"], clip["warped"], clip["reference"]]
+            )
+        for k in _FIELDS:
+            parts[k].append(clip[k])
     return ClipSet(**{k: np.stack(v) for k, v in parts.items()})

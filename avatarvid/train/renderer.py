@@ -19,16 +19,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDPMScheduler
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avatarvid.assets import examples_dir
-from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips
+from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips, make_real_clips
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
 from avatarvid.models.renderer_unet import RendererUNet
 from avatarvid.stages.refiner import condition, to_tensor
 from avatarvid.train import loop
-from avatarvid.train.config import ExistingFile, LoopSettings, TrainConfig, load_train_config
+from avatarvid.train.config import (
+    ExistingDir,
+    ExistingFile,
+    LoopSettings,
+    TrainConfig,
+    load_train_config,
+)
 from avatarvid.train.loop import Context, fingerprint, shard
 
 log = logging.getLogger(__name__)
@@ -44,14 +50,35 @@ class RendererLoopSettings(LoopSettings):
     checkpoint_every: int = Field(100, ge=1)
 
 
-class RendererTrainConfig(TrainConfig):
-    """`output` also caches the clips built from the photos (rebuilt when missing)."""
+class RealSource(BaseModel):
+    """Frames [start, end) (fractions of its length) of a tracked real clip."""
 
-    photos: list[str]  # globs (relative to the current directory or absolute)
-    heldout_photos: list[str]
+    model_config = ConfigDict(extra="forbid")
+    tracks: ExistingFile  # `avatarvid data clips` output: the .npz; its frames are the .mp4
+    start: float = Field(0.0, ge=0, le=1)
+    end: float = Field(1.0, ge=0, le=1)
+
+
+class RendererTrainConfig(TrainConfig):
+    """`output` also caches the clips built from the photos or real clips (rebuilt when
+    missing). Either photos (synthetic ground truth) or real_* sources (real frames)."""
+
+    photos: list[str] = []  # globs (relative to the current directory or absolute)
+    heldout_photos: list[str] = []
     # An identity neither trained on nor the held-out one: settings are tuned on it, not on
     # the held-out clips (empty = none).
     validation_photos: list[str] = []
+    # Real video instead of photos: `clips_per_source` / `heldout_clips_per_source` clips from
+    # each source.
+    real_train: list[RealSource] = []
+    real_heldout: list[RealSource] = []
+    real_validation: list[RealSource] = []
+    # Start from these weights (a renderer checkpoint with the same block layout) instead of
+    # random ones; "untrained" in metrics.json is then this checkpoint.
+    init: ExistingDir | None = None
+    # Written into the exported scheduler config: whether the sampler clips its x0 estimate
+    # (the residual times residual_scale) to [-1, 1].
+    clip_sample: bool = True
     speech: ExistingFile = Field(default_factory=lambda: examples_dir() / "speech.wav")
     size: int = Field(64, ge=16)
     frames: int = Field(8, ge=1)
@@ -72,6 +99,12 @@ class RendererTrainConfig(TrainConfig):
     eval_samples: int = Field(1, ge=1)
     train: RendererLoopSettings = RendererLoopSettings()
 
+    @model_validator(mode="after")
+    def _one_source(self) -> RendererTrainConfig:
+        if bool(self.photos) == bool(self.real_train):
+            raise ValueError("give either photos or real_train")
+        return self
+
 
 def _paths(globs: list[str]) -> list[Path]:
     found = sorted(
@@ -86,36 +119,57 @@ def _paths(globs: list[str]) -> list[Path]:
     return found
 
 
-def noise_scheduler() -> DDPMScheduler:
+def noise_scheduler(clip_sample: bool = True) -> DDPMScheduler:
     return DDPMScheduler(
-        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction"
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="v_prediction",
+        clip_sample=clip_sample,
     )
+
+
+def _real(
+    sources: list[RealSource], n: int, cfg: RendererTrainConfig, seed: int, augment: bool
+) -> ClipSet:
+    """`n` clips from every real source, concatenated."""
+    parts = [
+        make_real_clips(s.tracks, (s.start, s.end), n, cfg.frames, cfg.size, seed + i, augment)
+        for i, s in enumerate(sources)
+    ]
+    return ClipSet(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in vars(parts[0])})
 
 
 def _data(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
     """Training, held-out (and validation) clips, built once and cached in the run directory."""
     sets = {}
-    for name, globs, n, seed in (
-        ("train", cfg.photos, cfg.clips_per_source, cfg.train.seed),
-        ("heldout", cfg.heldout_photos, cfg.heldout_clips_per_source, cfg.train.seed + 1),
-        ("validation", cfg.validation_photos, cfg.heldout_clips_per_source, cfg.train.seed + 2),
-    ):
-        if not globs:
+    for name, globs, real, n, seed in (
+        ("train", cfg.photos, cfg.real_train, cfg.clips_per_source, cfg.train.seed),
+        ("heldout", cfg.heldout_photos, cfg.real_heldout, cfg.heldout_clips_per_source,
+         cfg.train.seed + 1),
+        ("validation", cfg.validation_photos, cfg.real_validation, cfg.heldout_clips_per_source,
+         cfg.train.seed + 2),
+    ):  # fmt: skip
+        if not globs and not real:
             continue
         path = cfg.output / f"{name}_{cfg.size}_{cfg.frames}.npz"
         if not path.is_file():
-            sources = face_sources(_paths(globs))
-            clips = make_clips(
-                sources, cfg.speech, n, cfg.frames, cfg.size, seed, augment=name == "train"
-            )
+            if real:
+                clips = _real(real, n, cfg, seed, augment=name == "train")
+            else:
+                sources = face_sources(_paths(globs))
+                clips = make_clips(
+                    sources, cfg.speech, n, cfg.frames, cfg.size, seed, augment=name == "train"
+                )
             clips.save(path)
-            log.info("%s: %d faces, %d clips", name, len(sources), len(clips.gt))
+            log.info("%s: %d clips", name, len(clips.gt))
         sets[name] = ClipSet.load(path)
     return sets
 
 
 def build_model(cfg: RendererTrainConfig) -> RendererUNet:
-    return RendererUNet(
+    """A new network, with `cfg.init`'s weights when given (convolutions do not depend on the
+    box size, so a 64 px checkpoint can start a 128 px one)."""
+    model = RendererUNet(
         block_channels=tuple(cfg.block_channels),
         layers_per_block=cfg.layers_per_block,
         attention_levels=tuple(cfg.attention_levels),
@@ -123,6 +177,12 @@ def build_model(cfg: RendererTrainConfig) -> RendererUNet:
         sample_size=cfg.size,
         residual_scale=cfg.residual_scale,
     )
+    if cfg.init is not None:
+        try:
+            model.load_state_dict(RendererUNet.from_pretrained(cfg.init).state_dict())
+        except RuntimeError as err:
+            raise InputError(f"init {cfg.init} does not fit the configured network") from err
+    return model
 
 
 def _batch(
@@ -163,7 +223,7 @@ class RendererTask:
         train = self.sets["train"]
         self.clips = train.subset(np.array(shard(range(len(train.gt)), ctx)))
         self.model = build_model(cfg)
-        self.noise_scheduler = noise_scheduler()
+        self.noise_scheduler = noise_scheduler(cfg.clip_sample)
         self.cfg, self.ctx = cfg, ctx
 
     def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
@@ -196,7 +256,7 @@ class RendererTask:
         metrics["train"] = {
             **progress,
             "train_clips": len(self.sets["train"].gt),
-            "heldout_clips": len(self.sets["heldout"].gt),
+            **{f"{k}_clips": len(v.gt) for k, v in self.sets.items() if k != "train"},
         }
         (export / "metrics.json").write_text(json.dumps(metrics, indent=1))
         log.info("renderer metrics: %s", json.dumps(metrics))
