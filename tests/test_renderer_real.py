@@ -88,7 +88,7 @@ def test_config_takes_photos_or_real_clips_not_both(tmp_path, real_tracks, capsy
     assert loaded.real_train[0].end == 0.8 and loaded.photos == []
 
 
-def test_tiny_renderer_overfits_two_real_clips_below_the_warp(tmp_path, real_tracks):
+def test_tiny_renderer_overfits_two_tracked_clips_below_the_warp(tmp_path, real_tracks):
     torch.manual_seed(0)
     cfg = RendererTrainConfig(
         real_train=[{"tracks": p} for p in real_tracks],
