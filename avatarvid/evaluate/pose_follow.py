@@ -15,21 +15,15 @@ import numpy as np
 
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.video import VideoReader
-from avatarvid.motion.feet import PLANTED_SPEED
+from avatarvid.motion.feet import PLANTED_SPEED, ankle_speeds
 from avatarvid.perception.person_track import PersonTracker, empty_pose
 from avatarvid.perception.pose import (
-    L_ANKLE,
-    R_ANKLE,
     SCORED,
     VISIBLE,
     PoseTracker,
     segment_person,
     torso_centre_and_size,
 )
-
-# A driver's ankle moving less than this (torso lengths a second) is planted on the ground
-# (the threshold animate's foot lock uses too).
-PLANTED = PLANTED_SPEED
 
 
 def normalised(points: np.ndarray) -> np.ndarray:
@@ -90,18 +84,12 @@ def motion_correlation(predicted: np.ndarray, truth: np.ndarray) -> float:
     return pearson(p.ravel(), t.ravel())
 
 
-def _ankle_speeds(poses: np.ndarray, fps: float) -> np.ndarray:
-    """(T - 1, 2) speed of each ankle in the track's own torso lengths a second."""
-    torso = np.array([torso_centre_and_size(f)[1] for f in poses])
-    step = np.linalg.norm(np.diff(poses[:, [L_ANKLE, R_ANKLE], :2], axis=0), axis=2)
-    return step / np.maximum(torso[1:, None], 1e-6) * fps
-
-
 def foot_sliding(predicted: np.ndarray, truth: np.ndarray, fps: float) -> float:
     """Mean speed (torso lengths a second) of the output's ankles while the driver's are
-    planted (moving under PLANTED); 0 is a foot that stays where the driver's stays."""
-    out, drv = _ankle_speeds(predicted, fps), _ankle_speeds(truth, fps)
-    planted = (drv < PLANTED) & np.isfinite(out)
+    planted (moving under PLANTED_SPEED, as animate's foot lock judges it); 0 is a foot that
+    stays where the driver's stays."""
+    out, drv = ankle_speeds(predicted, fps), ankle_speeds(truth, fps)
+    planted = (drv < PLANTED_SPEED) & np.isfinite(out)
     return float(out[planted].mean()) if planted.any() else float("nan")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatarvid.motion.retarget import NECK, ROOT
-from avatarvid.perception.pose import L_ANKLE, R_ANKLE
+from avatarvid.perception.pose import L_ANKLE, L_HIP, L_SHOULDER, R_ANKLE, R_HIP, R_SHOULDER
 
 # A driver's ankle moving less than this (its torso lengths a second) is planted.
 PLANTED_SPEED = 0.5
@@ -28,14 +28,22 @@ MAX_SHIFT, MAX_RATE, RELEASE_S = 0.5, 1.0, 0.3
 ANKLES = (L_ANKLE, R_ANKLE)
 
 
+def ankle_speeds(joints: np.ndarray, fps: float) -> np.ndarray:
+    """(T, >=33, >=2) skeletons -> (T - 1, 2) speed of each ankle since the frame before, in
+    the skeleton's own torso lengths (mid-shoulder to mid-hip) a second; NaN where unseen."""
+    shoulders = joints[:, [L_SHOULDER, R_SHOULDER], :2].mean(axis=1)
+    hips = joints[:, [L_HIP, R_HIP], :2].mean(axis=1)
+    torso = np.linalg.norm(shoulders - hips, axis=-1)
+    step = np.linalg.norm(np.diff(joints[:, list(ANKLES), :2], axis=0), axis=2)
+    return step / np.maximum(torso[1:, None], 1e-6) * fps
+
+
 def planted(driver: np.ndarray, fps: float) -> np.ndarray:
     """(T, 35, 2) driver skeletons in its own frame (not walking on the spot) -> (T, 2) bool:
     each ankle planted (slower than PLANTED_SPEED since the frame before; never on frame 0)."""
-    torso = np.linalg.norm(driver[:, NECK] - driver[:, ROOT], axis=-1)
-    step = np.linalg.norm(np.diff(driver[:, list(ANKLES)], axis=0), axis=2)
     with np.errstate(invalid="ignore"):
-        speed = step / np.maximum(torso[1:, None], 1e-6) * fps
-    return np.concatenate([np.zeros((1, 2), bool), speed < PLANTED_SPEED])
+        down = ankle_speeds(driver, fps) < PLANTED_SPEED
+    return np.concatenate([np.zeros((1, 2), bool), down])
 
 
 def _limited(vector: np.ndarray, limit: float) -> np.ndarray:
