@@ -102,6 +102,16 @@ class ClipSet:
 _FIELDS = ("gt", "warped", "controls", "normals", "reference_normals", "reference", "mouth")
 
 
+def _union(boxes: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
+    """y0, y1, x0, x1 of the box around every (rows, cols) box of a clip (the mouth's)."""
+    return (
+        min(b[0].start for b in boxes),
+        max(b[0].stop for b in boxes),
+        min(b[1].start for b in boxes),
+        max(b[1].stop for b in boxes),
+    )
+
+
 def face_sources(paths: list[Path], min_face: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
     """(framed image, landmarks) for every face of at least `min_face` px in the photos."""
     out = []
@@ -172,14 +182,7 @@ def make_clips(
             parts["normals"].append(np.stack([p[0] for p in pairs]))
             parts["reference_normals"].append(np.stack([p[1] for p in pairs]))
             parts["reference"].append(reference)
-            parts["mouth"].append(
-                (
-                    min(b[0].start for b in boxes),
-                    max(b[0].stop for b in boxes),
-                    min(b[1].start for b in boxes),
-                    max(b[1].stop for b in boxes),
-                )
-            )
+            parts["mouth"].append(_union(boxes))
     return ClipSet(**{k: np.stack(v) for k, v in parts.items()})
 
 
@@ -209,14 +212,7 @@ def _real_clip(
         "normals": np.stack([p[0] for p in pairs]),
         "reference_normals": np.stack([p[1] for p in pairs]),
         "reference": crop(image, box, size),
-        "mouth": np.array(
-            (
-                min(b[0].start for b in boxes),
-                max(b[0].stop for b in boxes),
-                min(b[1].start for b in boxes),
-                max(b[1].stop for b in boxes),
-            )
-        ),
+        "mouth": np.array(_union(boxes)),
     }
 
 
