@@ -14,6 +14,7 @@ import cv2
 import matplotlib
 import numpy as np
 
+from avatarvid.assets import examples_dir
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter
 from avatarvid.perception.pose import (
@@ -167,6 +168,13 @@ def write_driver(
 
 
 HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def gesture_figure() -> Figure:
+    """The driver of the animate studies: the drawn person with the bundled astronaut's face
+    as head (default canvas and shirt)."""
+    astronaut = load_image(examples_dir() / "astronaut.png")
+    return Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
 
 
 def hopper_figure() -> Figure:

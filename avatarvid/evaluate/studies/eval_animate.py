@@ -22,11 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avatarvid.assets import examples_dir
 from avatarvid.config.settings import AnimateConfig
 from avatarvid.evaluate.pose_follow import pck, video_poses
-from avatarvid.evaluate.synthetic import Figure, hopper_reference, write_driver
-from avatarvid.media.image import load_image
+from avatarvid.evaluate.synthetic import gesture_figure, hopper_reference, write_driver
 from avatarvid.media.video import VideoReader
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
@@ -39,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retarget", default="relative", choices=["relative", "absolute"])
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    astronaut = load_image(examples_dir() / "astronaut.png")
-    driver = Figure(np.ascontiguousarray(astronaut[48:188, 155:295]))
+    driver = gesture_figure()
     drive = args.out / "driver.mp4"
     write_driver(drive, driver, round(25 * args.seconds))
     image = hopper_reference()

@@ -42,10 +42,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from avatarvid.assets import examples_dir
 from avatarvid.evaluate.pose_follow import background_change
-from avatarvid.evaluate.synthetic import Figure, prop_scene, write_driver
-from avatarvid.media.image import load_image
+from avatarvid.evaluate.synthetic import gesture_figure, prop_scene, write_driver
 from avatarvid.motion.depth_order import limbs_in_front
 from avatarvid.motion.driving import FaceMotionFitter, track_driver
 from avatarvid.pipelines.animate import _BodyRenderer, perceive_reference
@@ -93,9 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     image, room, props, alpha = _resized(scene, args.size)
     ref_path = args.out / "scene.png"
     cv2.imwrite(str(ref_path), scene.image[..., ::-1])
-    astronaut = load_image(examples_dir() / "astronaut.png")
     drive = args.out / "driver.mp4"
-    write_driver(drive, Figure(np.ascontiguousarray(astronaut[48:188, 155:295])), args.frames)
+    write_driver(drive, gesture_figure(), args.frames)
 
     ref = perceive_reference(ref_path, args.size)
     assert ref.image.shape == image.shape, (ref.image.shape, image.shape)
