@@ -61,8 +61,8 @@ def landmark_errors(output: np.ndarray, real: np.ndarray) -> tuple[float, float]
     return akd, aed
 
 
-def meshes(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
-    """The face mesh of every frame, each detected on its own (None where no face is found).
+def with_meshes(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Each frame with its face mesh, detected on its own (None where no face is found).
 
     Not in mediapipe's tracking mode: on a warped video it over-read the head's scale changes
     (cap13 self-reenactment, rigid-point spread on three frames: 1.117-1.129 tracked against
@@ -70,7 +70,7 @@ def meshes(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
     with FaceMeshTracker(static_image_mode=True, max_faces=1) as tracker:
         for frame in frames:
             found = tracker.detect(frame)
-            yield found[0].landmarks if found else None
+            yield frame, found[0].landmarks if found else None
 
 
 class ReenactScores:

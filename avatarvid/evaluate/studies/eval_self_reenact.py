@@ -23,7 +23,7 @@ import cv2
 
 from avatarvid.config.load import load_settings
 from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig
-from avatarvid.evaluate.self_reenact import ReenactScores, meshes
+from avatarvid.evaluate.self_reenact import ReenactScores, with_meshes
 from avatarvid.evaluate.studies.eval_reenact import cut
 from avatarvid.media.video import VideoReader, VideoWriter
 from avatarvid.perception.framing import frame_reference
@@ -36,14 +36,14 @@ def framed(video: Path, size: int):
         yield frame_reference(frame, None, "full", size)[0]  # type: ignore[arg-type]
 
 
-def score(output: Path, real: Path, size: int) -> dict[str, float | int]:
-    """ReenactScores of `output` against the framed `real` video, first frame skipped."""
+def score(output: Path, real: Path, size: int, real_meshes: list) -> dict[str, float | int]:
+    """ReenactScores of `output` against the framed `real` video, whose meshes are
+    `real_meshes` (read once for every renderer), first frame skipped."""
     scores = ReenactScores()
     pairs = zip(
-        VideoReader(output).stream(), framed(real, size), meshes(VideoReader(output).stream()),
-        meshes(framed(real, size)), strict=False,
-    )  # fmt: skip
-    for k, (out, gt, out_mesh, gt_mesh) in enumerate(pairs):
+        with_meshes(VideoReader(output).stream()), framed(real, size), real_meshes, strict=False
+    )
+    for k, ((out, out_mesh), gt, gt_mesh) in enumerate(pairs):
         if k:
             scores.add(out, gt, out_mesh, gt_mesh)
     return scores.summary()
@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     photo = args.out / f"{clip.stem}_first.png"
     cv2.imwrite(str(photo), next(iter(reader.stream()))[..., ::-1])
     frozen = write_frozen(photo, reader.num_frames, reader.fps, size, args.out / "frozen.mp4")
+    real_meshes = [mesh for _, mesh in with_meshes(framed(clip, size))]
     report: dict = {
         "video": str(args.video), "start": args.start, "frames": reader.num_frames,
-        "fps": reader.fps, "size": size, "frozen": score(frozen, clip, size),
+        "fps": reader.fps, "size": size, "frozen": score(frozen, clip, size, real_meshes),
     }  # fmt: skip
     print("frozen", json.dumps(report["frozen"]), flush=True)
     for renderer in args.renderers:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         render_animate(AnimateRequest(photo, clip, out, config))
         seconds = time.perf_counter() - begin
         report[renderer] = {
-            **score(out, clip, size),
+            **score(out, clip, size, real_meshes),
             "render_fps": round(reader.num_frames / seconds, 1),
         }
         print(renderer, json.dumps(report[renderer]), flush=True)
