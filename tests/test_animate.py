@@ -11,9 +11,11 @@ from avatarvid.evaluate.pose_follow import pck, video_poses
 from avatarvid.evaluate.synthetic import Figure, write_driver
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
+from avatarvid.motion.driving import FaceMotionFitter, track_driver
 from avatarvid.motion.retarget import BONES, Retargeter, with_virtual_joints
 from avatarvid.motion.schema import Motion
-from avatarvid.perception.smoothing import fill_gaps, one_euro
+from avatarvid.perception.pose import L_WRIST, R_WRIST
+from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
 from avatarvid.warp.body import BodyWarper
 
 GRACE_HOPPER = (
@@ -53,6 +55,37 @@ def test_smoothing_fills_gaps_and_follows_steps():
     smooth = one_euro(noisy[:, None], 25.0, min_cutoff=1.0, beta=5.0)[:, 0]
     assert np.std(np.diff(smooth[10:45])) < 0.5 * np.std(np.diff(noisy[10:45]))
     assert smooth[-1] == pytest.approx(1.0, abs=0.05)  # catches up after the step
+
+
+def _best_lag(late: np.ndarray, early: np.ndarray) -> int:
+    """The shift (0-3 frames) by which `late` (T, ...) trails `early` most closely."""
+    errors = [np.nanmean(np.abs(late[s:] - early[: len(early) - s])) for s in range(4)]
+    return int(np.argmin(errors))
+
+
+def test_smoothing_both_ways_does_not_lag_fast_motion():
+    t = np.arange(100) / 25.0
+    # a wrist swinging once a second by a tenth of the frame height (the driving pose's units
+    # and settings), and a still one; both with detector jitter
+    swing = 0.1 * np.sin(2 * np.pi * t)[:, None]
+    jitter = np.random.default_rng(0).normal(0, 0.002, (100, 2))
+    tracks = np.concatenate([swing, np.zeros_like(swing)], axis=1)
+    settings = {"min_cutoff": 2.5, "beta": 15.0}
+    forwards = one_euro(tracks + jitter, 25.0, **settings)
+    both = one_euro_both_ways(tracks + jitter, 25.0, **settings)
+    assert _best_lag(both[:, :1], swing) == 0
+    error = np.abs(both - tracks).mean(axis=0)
+    assert error[0] < 0.5 * np.abs(forwards - tracks)[:, 0].mean()  # the forward pass lags
+    assert np.std(both[10:, 1]) < 0.5 * np.std(jitter[10:, 1])  # still parts still smoothed
+
+
+def test_driver_track_is_not_a_frame_late(animate_data):
+    """The smoothed driving pose keeps time with mediapipe's frame-by-frame read of the driver
+    (filtered forwards only, its wrists trailed it by a frame: issue #19)."""
+    drive = animate_data[0] / "driver.mp4"
+    track = track_driver(drive, FaceMotionFitter(None, "relative"), need_pose=True)
+    wrists = [L_WRIST, R_WRIST]
+    assert _best_lag(track.pose[:, wrists], video_poses(drive)[:, wrists, :2]) == 0
 
 
 def test_driver_stream_matches_decord_frames(animate_data):

@@ -31,7 +31,7 @@ from avatarvid.perception.person_track import (
     last_depth,
 )
 from avatarvid.perception.pose import NUM_POSE, VISIBLE
-from avatarvid.perception.smoothing import fill_gaps, one_euro
+from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
 
 # Driver frames are analysed at most this large (the models work at 192-256 px internally).
 ANALYSIS_SIDE = 640
@@ -165,7 +165,7 @@ def track_driver(
     tracks = consistent_sides(np.where(seen[:, :, None], tracks, np.nan))
     tracks = fill_gaps(tracks, np.isfinite(tracks))
     height = size[1]
-    points = one_euro(tracks[:, :, :2] / height, reader.fps, **_POSE_FILTER) * height
+    points = one_euro_both_ways(tracks[:, :, :2] / height, reader.fps, **_POSE_FILTER) * height
     face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
     face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
     return DriverTrack(

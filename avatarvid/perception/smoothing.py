@@ -3,7 +3,8 @@
 Detectors miss frames and jitter by a few pixels; a track is first completed (missing samples
 linearly interpolated, held before the first and after the last detection), then filtered with
 the One-Euro filter (Casiez et al. 2012), which smooths slow motion strongly and fast motion
-little, so limbs do not lag behind quick gestures.
+little, so limbs do not lag behind quick gestures; a track known whole can be filtered both
+ways (`one_euro_both_ways`), so they do not lag at all.
 """
 
 from __future__ import annotations
@@ -59,3 +60,16 @@ def one_euro(
         prev = a * x[i] + (1 - a) * prev
         out[i] = prev
     return out.astype(np.float32)
+
+
+def one_euro_both_ways(values: np.ndarray, fps: float, **settings: float) -> np.ndarray:
+    """The mean of `one_euro` run forwards and backwards over a whole (T, ...) track.
+
+    Run forwards alone the filter lags fast motion: the driving pose's wrists of a gesture at
+    25 fps came out one frame late (issue #19: its animate output read PCK@0.1 0.843 against
+    the driver frame by frame, 0.899 against the driver one frame earlier); the backward pass
+    leads by as much as the forward pass lags, so their mean does neither.
+    """
+    forwards = one_euro(values, fps, **settings)
+    backwards = one_euro(np.asarray(values)[::-1], fps, **settings)[::-1]
+    return (forwards + backwards) / 2
