@@ -10,6 +10,8 @@ afterwards (perception/smoothing.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +19,7 @@ import numpy as np
 
 from avatarvid.errors import InputError
 from avatarvid.geometry import fit_similarity
+from avatarvid.media.read_ahead import read_ahead
 from avatarvid.media.video import VideoReader
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
@@ -130,23 +133,34 @@ def track_driver(
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
     depth_arr = np.full((count, NUM_POSE), np.nan, np.float32)
     confidence, face_seen_arr = np.zeros(count, np.float32), np.zeros(count, bool)
-    pose_tracker = PersonTracker(person) if need_pose else None
-    with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
-        for k, frame in enumerate(reader.stream()):
+
+    def face_motion(frame: np.ndarray) -> np.ndarray | None:
+        if scale < 1.0:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        found = mesh.detect(frame)
+        return fit_face(found[0].landmarks) if found else None
+
+    # The face mesh runs on a worker thread while the pose runs here, and the next frames are
+    # decoded on a third (mediapipe and PyAV release the GIL): on two cores the pass took 26
+    # instead of 37 ms a frame (384x512 synthetic driver), with the same numbers out.
+    with (
+        PersonTracker(person) if need_pose else nullcontext() as pose_tracker,
+        FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-mesh") as face_worker,
+        closing(read_ahead(reader.stream())) as frames,
+    ):
+        for k, frame in enumerate(frames):
+            face_job = face_worker.submit(face_motion, frame)
             pose = pose_tracker(frame) if pose_tracker is not None else None
             if pose is not None:
                 pose_arr[k], confidence[k] = pose, frame_confidence(pose)
                 pose_arr[k, :, :2] *= scale
                 depth_arr[k] = last_depth(pose_tracker)
-            if scale < 1.0:
-                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            found = mesh.detect(frame)
-            if found:
-                face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
+            face = face_job.result()
+            if face is not None:
+                face_arr[k], face_seen_arr[k] = face, True
             if progress is not None:
                 progress(1)
-    if pose_tracker is not None:
-        pose_tracker.close()
     # Frames below TRUSTED are dropped and filled from their neighbours.
     pose_seen_arr = confidence >= TRUSTED
     if need_pose and not pose_seen_arr.any():
