@@ -1,15 +1,18 @@
-"""Driving-video perception: one streamed pass of pose + face mesh, kept as small arrays.
+"""Driving-video perception: streamed passes of pose and face mesh, kept as small arrays.
 
 Only per-frame numbers are kept (33 pose points and one face-motion residual per frame, well
-under 1 kB), never the frames, so memory stays flat in the video's length. The body is read
-by following the person with a crop (perception/person_track.py); left/right flips are undone,
-frames the pose model is unsure of are dropped, and the gaps filled and the tracks smoothed
-afterwards (perception/smoothing.py).
+under 1 kB), never the frames, so memory stays flat in the video's length. The face mesh and
+the pose run at once on their own threads (the pose on two: perception/split_track.py). The
+body is read by following the person with a crop (perception/person_track.py); left/right
+flips are undone, frames the pose model is unsure of are dropped, and the gaps filled and the
+tracks smoothed afterwards (perception/smoothing.py).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import cv2
@@ -25,13 +28,11 @@ from avatarvid.perception.framing import apply_affine
 from avatarvid.perception.landmark_ids import RIGID
 from avatarvid.perception.person_track import (
     TRUSTED,
-    PersonTracker,
     consistent_sides,
-    frame_confidence,
-    last_depth,
 )
-from avatarvid.perception.pose import NUM_POSE, VISIBLE
+from avatarvid.perception.pose import VISIBLE
 from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
+from avatarvid.perception.split_track import PoseRows, track_person
 
 # Driver frames are analysed at most this large (the models work at 192-256 px internally).
 ANALYSIS_SIDE = 640
@@ -110,6 +111,45 @@ def driver_gains(residual: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Ticks:
+    """A frame counter that several threads add to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+# How often the waiting thread passes the workers' progress on (and checks for cancelling).
+_REPORT_S = 0.2
+
+
+def _wait_reporting(
+    jobs: list[Future],
+    ticks: _Ticks,
+    progress: Callable[[int], None] | None,
+    stop: threading.Event,
+) -> None:
+    """Wait for `jobs`, passing their frame count to `progress` as it grows; a failure in a
+    job or in `progress` (a cancel) stops the others and is raised here."""
+    reported, pending = 0, set(jobs)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=_REPORT_S, return_when=FIRST_EXCEPTION)
+            for job in done:
+                job.result()
+            if progress is not None:
+                for _ in range(ticks.count - reported):  # a frame at a time, as they came
+                    progress(1)
+                    reported += 1
+    except BaseException:
+        stop.set()
+        raise
+
+
 def track_driver(
     path,
     fit_face: Callable[[np.ndarray], np.ndarray],
@@ -117,8 +157,8 @@ def track_driver(
     progress: Callable[[int], None] | None = None,
     person: tuple[float, float] | None = None,
 ) -> DriverTrack:
-    """Stream `path` once through pose (when `need_pose`; of the person nearest `person`, x y
-    in the first frame's pixels, or the most clearly detected one) and face mesh; fill and
+    """Stream `path` through pose (when `need_pose`; of the person nearest `person`, x y in
+    the first frame's pixels, or the most clearly detected one) and face mesh; fill and
     smooth."""
     reader = VideoReader(path)
     scale = min(1.0, ANALYSIS_SIDE / max(reader.width, reader.height))
@@ -126,27 +166,34 @@ def track_driver(
     # Written in place: per-frame results kept as small objects would be scattered through
     # the heap between mediapipe's large buffers and pin it (RSS grew ~0.5 MB per frame).
     count = reader.num_frames
-    pose_arr = np.full((count, NUM_POSE, 3), np.nan, np.float32)
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
-    depth_arr = np.full((count, NUM_POSE), np.nan, np.float32)
-    confidence, face_seen_arr = np.zeros(count, np.float32), np.zeros(count, bool)
-    pose_tracker = PersonTracker(person) if need_pose else None
-    with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
-        for k, frame in enumerate(reader.stream()):
-            pose = pose_tracker(frame) if pose_tracker is not None else None
-            if pose is not None:
-                pose_arr[k], confidence[k] = pose, frame_confidence(pose)
-                pose_arr[k, :, :2] *= scale
-                depth_arr[k] = last_depth(pose_tracker)
-            if scale < 1.0:
-                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            found = mesh.detect(frame)
-            if found:
-                face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
-            if progress is not None:
-                progress(1)
-    if pose_tracker is not None:
-        pose_tracker.close()
+    face_seen_arr = np.zeros(count, bool)
+    stop, ticks = threading.Event(), _Ticks()
+
+    def track_faces() -> None:
+        with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
+            for k, frame in enumerate(reader.stream()):
+                if stop.is_set():
+                    return
+                if scale < 1.0:
+                    frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+                found = mesh.detect(frame)
+                if found:
+                    face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
+                if not need_pose:
+                    ticks()
+
+    # The face mesh and the pose (itself on two threads, perception/split_track.py) run at
+    # once; mediapipe and PyAV release the GIL, so on two cores the pass takes about as long
+    # as the pose alone on half the frames.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="driver") as pool:
+        jobs = [pool.submit(track_faces)]
+        if need_pose:
+            jobs.append(pool.submit(track_person, reader, person, ticks, stop))
+        _wait_reporting(jobs, ticks, progress, stop)
+    rows = jobs[1].result() if need_pose else PoseRows.empty(count)
+    pose_arr, confidence, depth_arr = rows.pose, rows.confidence, rows.depth
+    pose_arr[:, :, :2] *= scale
     # Frames below TRUSTED are dropped and filled from their neighbours.
     pose_seen_arr = confidence >= TRUSTED
     if need_pose and not pose_seen_arr.any():

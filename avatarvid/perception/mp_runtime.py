@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, Self
@@ -26,19 +27,35 @@ def mediapipe_solutions() -> ModuleType:
     return mp.solutions
 
 
+# Graphs run on several threads at once (animate's driver pass), and fd 2 is the process's:
+# the first thread in points it at /dev/null and the last one out restores it. (Each thread
+# saving and restoring fd 2 on its own left it pointing at /dev/null for good when two
+# overlapped, and every later error line and progress bar was lost.)
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_saved_stderr = -1
+
+
 @contextlib.contextmanager
 def silenced_stderr() -> Iterator[None]:
-    """Point fd 2 at /dev/null for the duration, then restore it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    """Point fd 2 at /dev/null for the duration, then restore it (thread-safe)."""
+    global _quiet_users, _saved_stderr
+    with _quiet_lock:
+        if _quiet_users == 0:
+            sys.stderr.flush()
+            _saved_stderr = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _quiet_users += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
 
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:

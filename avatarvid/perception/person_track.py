@@ -14,6 +14,8 @@ time (pose models flip them when a person turns side-on).
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -83,15 +85,35 @@ def _extent(pose: np.ndarray) -> tuple[np.ndarray, float] | None:
     return centre + [0.0, BODY_CENTRE_DROP * torso], BODY_PER_TORSO * torso
 
 
+class SharedPose:
+    """A still-image PoseTracker that trackers on several threads take turns with: they use it
+    only to find the person again, and each graph holds ~110 MB."""
+
+    def __init__(self) -> None:
+        self._pose = PoseTracker(static_image_mode=True)
+        self._lock = threading.Lock()
+
+    def detect(self, rgb: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            return self._pose.detect(rgb)
+
+    def close(self) -> None:
+        self._pose.close()
+
+
 class PersonTracker:
     """Per-frame (33, 3) poses of one person in frame pixels; a context manager.
 
     `near` (x, y in the first frame) picks the person; by default the detector's best one.
+    `whole`: the still-image pose graph to look for them with (default: its own).
     """
 
-    def __init__(self, near: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self, near: tuple[float, float] | None = None, whole: SharedPose | None = None
+    ) -> None:
         self._pose = PoseTracker(static_image_mode=False)
-        self._whole = PoseTracker(static_image_mode=True)
+        self._owns_whole = whole is None
+        self._whole = SharedPose() if whole is None else whole
         self._fresh = True  # just (re)acquired: the first pose may resize the crop freely
         self._near = None if near is None else np.asarray(near, np.float64)
         self._centre: np.ndarray | None = None
@@ -176,7 +198,8 @@ class PersonTracker:
 
     def close(self) -> None:
         self._pose.close()
-        self._whole.close()
+        if self._owns_whole:
+            self._whole.close()
 
     def __enter__(self) -> PersonTracker:
         return self

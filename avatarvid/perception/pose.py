@@ -79,14 +79,19 @@ class PoseTracker(MediapipeGraph):
         # (33,) relative depth of the last pose found (mediapipe's z, hips at 0, smaller is
         # nearer the camera) in torso lengths: which limb passes in front of the body.
         self.last_depth: np.ndarray | None = None
+        self._warm = False
 
     def detect(self, rgb: np.ndarray) -> np.ndarray | None:
         """(33, 3) pose of the most prominent person in `rgb`, or None."""
         small, scale = _shrink(check_rgb(rgb))
-        with silenced_stderr():
+        if self._warm:
             result = self._graph.process(small)
+        else:
+            with silenced_stderr():  # the first pose runs the landmark model, which logs
+                result = self._graph.process(small)
         if result.pose_landmarks is None:
             return None
+        self._warm = True
         h, w = small.shape[:2]
         found = np.array(
             [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark],

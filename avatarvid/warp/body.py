@@ -333,11 +333,17 @@ class BodyWarper:
         blended = np.einsum("vb,bij->vij", self.weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], self.vertices) + blended[:, :, 2]
 
-    def pose_points(self, points: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    def body_weights(self, points: np.ndarray) -> np.ndarray:
+        """(N, 1 + B) skin weights of (N, 2) points on the photo's body part (the head's face
+        landmarks), for `pose_points`."""
+        return self._skin_weights(np.asarray(points, np.float64), _BODY)
+
+    def pose_points(
+        self, points: np.ndarray, joints: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
         """(N, 2) points of the photo's body part (the head: face landmarks) where the
-        (35, 2) target skeleton carries them."""
+        (35, 2) target skeleton carries them, skinned with `weights` (`body_weights`)."""
         points = np.asarray(points, np.float64)
-        weights = self._skin_weights(points, _BODY)
         affines = _bone_affines(self.rest, np.asarray(joints, np.float64), self.bones)
         blended = np.einsum("vb,bij->vij", weights, affines)
         return np.einsum("vij,vj->vi", blended[:, :, :2], points) + blended[:, :, 2]
