@@ -11,7 +11,6 @@ kept, so memory stays flat in the video's length.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -37,10 +36,9 @@ SPLIT_MIN_FRAMES = 50
 SEAM_FRAMES = 5  # frames searched on each side of the seam for a trusted pose
 # The second half's tracker starts this many frames before the seam, its poses there dropped:
 # mediapipe's video mode carries a region and a landmark filter from frame to frame, and a
-# tracker that started at the seam read the second half differently from one pass (the
-# synthetic driver's output PCK@0.1 0.826 against 0.843, though the driver's own poses were as
-# good); warmed up, it had settled into the same track by the seam.
-SEAM_WARM_UP = int(os.environ.get("SEAM_WARM_UP", 12))
+# tracker started cold read the frames after the seam up to 10 px away from one pass (the
+# synthetic driver at 384x512), 1-4 px once warmed up over 25 frames.
+SEAM_WARM_UP = 25
 # The person may move this many torso lengths a frame across the seam (a walker at 10 fps
 # moves ~0.2); someone farther away is someone else.
 SEAM_SHIFT = 0.5
