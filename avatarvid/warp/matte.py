@@ -2,6 +2,7 @@
 
 Selfie segmentation takes in whatever touches the person (a ball at the feet, a bag in the
 hand); a pixel of it whose colour the limb's core never shows is not the limb (colour_support),
+nor is one of the core whose colour is more the rejected pixels' than the core's (likelier_in),
 and pieces left unattached to the skeleton are not the person (attached). Its edge is also
 blurry and a few pixels off, so the old background would travel with the person as a halo: a
 guided filter (He et al., with the photo's colours as guide) snaps the alpha onto the photo's
@@ -54,14 +55,32 @@ def refine_edge(image: np.ndarray, alpha: np.ndarray, radius: int, eps: float) -
     return np.where(edge, filtered, alpha).astype(np.float32)
 
 
+def _bins(rgb: np.ndarray, bins: int) -> np.ndarray:
+    q = rgb.astype(np.int64) * bins // 256
+    return (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
+
+
+def _histogram(rgb: np.ndarray, bins: int) -> np.ndarray:
+    """The (bins**3,) colour histogram of the (N, 3) uint8 `rgb`, blurred by a bin so shading
+    nearby still counts."""
+    hist = np.bincount(_bins(rgb, bins), minlength=bins**3).reshape(bins, bins, bins)
+    return gaussian_filter(hist.astype(np.float32), 1.0).ravel()
+
+
 def colour_support(core: np.ndarray, query: np.ndarray, bins: int = 16) -> np.ndarray:
     """(M,) how common each (M, 3) uint8 `query` colour is among the (N, 3) `core` colours,
     in [0, 1] (a colour histogram, blurred by a bin so shading nearby still counts)."""
+    hist = _histogram(core, bins)
+    return hist[_bins(query, bins)] / max(float(hist.max()), 1e-9)
 
-    def index(rgb: np.ndarray) -> np.ndarray:
-        q = rgb.astype(np.int64) * bins // 256
-        return (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
 
-    hist = np.bincount(index(core), minlength=bins**3).reshape(bins, bins, bins)
-    hist = gaussian_filter(hist.astype(np.float32), 1.0)
-    return hist.ravel()[index(query)] / max(float(hist.max()), 1e-9)
+def likelier_in(
+    foreign: np.ndarray, core: np.ndarray, query: np.ndarray, bins: int = 16
+) -> np.ndarray:
+    """(M,) bool: whether each (M, 3) uint8 `query` colour is a larger share of the `foreign`
+    colours than of the `core` ones (both (N, 3) uint8; blurred histograms as above). A prop
+    that reaches into a limb's core lends the core a little of its colour, too little to
+    tell it apart by support alone, but its colour is most of what the limb's rim rejected."""
+    f, c = _histogram(foreign, bins), _histogram(core, bins)
+    index = _bins(query, bins)
+    return f[index] / max(float(f.sum()), 1e-9) > c[index] / max(float(c.sum()), 1e-9)
