@@ -1,11 +1,11 @@
 """`animate`: a reference image follows a driving video (body pose, or face for portraits).
 
 media -> perception (reference: pose, face mesh, segmentation; driver: streamed passes of
-pose and face mesh on three threads, smoothed) -> motion (skeleton retargeting; face motion in the shared motion
-contract) -> render (skinned body warp over an inpainted plate, face-mesh warp composed on
-top; or the face warp alone in portrait mode; then, when chosen, the diffusion renderer
-refining the face box and the SR stage) -> media (streamed H.264 + AAC). The body itself is
-always the warp's: the diffusion renderer is trained on faces only.
+pose and face mesh on three threads, smoothed) -> motion (skeleton retargeting; face motion
+in the shared motion contract) -> render (skinned body warp over an inpainted plate, face-mesh
+warp composed on top; or the face warp alone in portrait mode; then, when chosen, the
+diffusion renderer refining the face box and the SR stage) -> media (streamed H.264 + AAC).
+The body itself is always the warp's: the diffusion renderer is trained on faces only.
 """
 
 from __future__ import annotations
