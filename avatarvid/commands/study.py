@@ -18,7 +18,7 @@ STUDIES: dict[str, str] = {
     "bench_sr": "frames per second of the SR models (fast, diffusion; x2, x4)",
     "diagnose_renderer": "why the diffusion renderer beats the warp or not (bias, noise, settings)",
     "eval_animate": "pose following (PCK) of `animate` on the synthetic driver (known joints)",
-    "eval_animate_scene": "body warp on the synthetic prop scene: props, plate, matte, background",
+    "eval_animate_scene": "body warp on the synthetic prop scenes: props, plate, matte, background",
     "eval_motion": "held-out motion model scores: procedural vs untrained vs trained",
     "eval_motion_prior": "real-motion prior vs real head/brow/gaze tracks (validation, test)",
     "eval_motion_real": "`avatarvid eval` of renders vs real talking video: head, jitter, blinks",

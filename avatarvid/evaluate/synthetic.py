@@ -218,6 +218,18 @@ def _room(h: int, w: int, floor: int) -> np.ndarray:
     return np.clip(room + 0.5, 0, 255).astype(np.uint8)
 
 
+def _prop_scene(
+    figure: Figure, room: np.ndarray, shapes: np.ndarray, props: np.ndarray
+) -> PropScene:
+    """The figure drawn over `room` with the prop `shapes` (RGB, black: none) painted in."""
+    room = np.where(shapes.any(axis=2, keepdims=True), shapes, room)
+    image, joints = figure.draw(backdrop=room)
+    black = figure.draw(backdrop=np.zeros_like(room))[0].astype(np.float32)
+    white = figure.draw(backdrop=np.full_like(room, 255))[0].astype(np.float32)
+    alpha = np.clip(1 - (white - black).mean(axis=2) / 255, 0, 1).astype(np.float32)
+    return PropScene(image, room, props, alpha, joints)
+
+
 def prop_scene() -> PropScene:
     """`hopper_figure` in a room with a ball between her feet against her left shoe (prop 1; the
     gesture driver's left leg steps away from it), a box touching her
@@ -247,9 +259,41 @@ def prop_scene() -> PropScene:
     cv2.circle(shapes, ball, int(0.15 * u), (230, 120, 30), -1, cv2.LINE_AA)
     cv2.ellipse(shapes, ball, (int(0.15 * u), int(0.06 * u)), 20, 0, 360, (250, 240, 230), 2)
     cv2.circle(props, ball, int(0.15 * u), 1, -1)
-    room = np.where(shapes.any(axis=2, keepdims=True), shapes, room)
-    image, _ = figure.draw(backdrop=room)
-    black = figure.draw(backdrop=np.zeros_like(room))[0].astype(np.float32)
-    white = figure.draw(backdrop=np.full_like(room, 255))[0].astype(np.float32)
-    alpha = np.clip(1 - (white - black).mean(axis=2) / 255, 0, 1).astype(np.float32)
-    return PropScene(image, room, props, alpha, joints)
+    return _prop_scene(figure, room, shapes, props)
+
+
+def prop_scene_2() -> PropScene:
+    """A second prop scene, other props at other places: `hopper_figure` with a green ball
+    (a dark seam across it) against the outside of her right shoe (prop 1; mediapipe puts
+    her right toe inside it), a pale blue bin touching her left hand from outside (2) and a
+    low purple crate against the outside of her left shoe (3)."""
+    figure = hopper_figure()
+    h, w = figure.canvas
+    joints = figure.joints({})
+    u = figure.unit
+    room = _room(h, w, floor=int(joints[L_ANKLE, 1] - 0.25 * u))
+    props = np.zeros((h, w), np.uint8)
+    shapes = np.zeros_like(room)
+    right, left, wrist = joints[R_ANKLE], joints[L_ANKLE], joints[L_WRIST]
+    ball = (int(right[0] - 0.28 * u), int(right[1] - 0.02 * u))
+    cv2.circle(shapes, ball, int(0.17 * u), (60, 170, 70), -1, cv2.LINE_AA)
+    cv2.line(shapes, (ball[0] - 12, ball[1]), (ball[0] + 12, ball[1]), (20, 60, 20), 2)
+    cv2.circle(props, ball, int(0.17 * u), 1, -1)
+    bin_ = (
+        int(wrist[0] + 0.08 * u),
+        int(wrist[1] - 0.1 * u),
+        int(wrist[0] + 0.6 * u),
+        int(wrist[1] + 0.7 * u),
+    )
+    cv2.rectangle(shapes, bin_[:2], bin_[2:], (150, 180, 220), -1)
+    cv2.rectangle(shapes, bin_[:2], bin_[2:], (70, 90, 130), 3)
+    cv2.rectangle(props, bin_[:2], bin_[2:], 2, -1)
+    crate = (
+        int(left[0] + 0.12 * u),
+        int(left[1] - 0.3 * u),
+        int(left[0] + 0.55 * u),
+        int(left[1] + 0.08 * u),
+    )
+    cv2.rectangle(shapes, crate[:2], crate[2:], (120, 60, 140), -1)
+    cv2.rectangle(props, crate[:2], crate[2:], 3, -1)
+    return _prop_scene(figure, room, shapes, props)

@@ -82,6 +82,7 @@ _COLOUR_SUPPORT = 0.02
 _FOREIGN_WIDTH = 0.01  # of the long side: narrower pieces of foreign colour are the edge
 # Hand and foot bones (by child joint): a prop the person touches can reach into their core.
 _HANDS_FEET = frozenset((17, 18, 19, 20, 21, 22, 29, 30, 31, 32))
+_PAIRS = {0: 1, 1: 0, 3: 4, 4: 3}  # each limb part and the other limb of its pair
 _EDGE = 1 / 96  # guided filter radius, relative to the image's long side
 _EDGE_EPS = 1e-4
 _PLATE_GROW = 0.01  # the plate's hole: the person dilated by this fraction of the long side
@@ -281,7 +282,8 @@ class BodyWarper:
 
     def _cut_to_body(self, person: np.ndarray) -> np.ndarray:
         """The selfie mask without what lies beyond the body's reach from its nearest bone,
-        what near a limb's rim has none of the limb's colours, and what is then left
+        what near a limb's rim has none of the limb's colours, what at a hand or foot has
+        neither its limb's colours nor the other hand's or foot's, and what is then left
         unattached to the skeleton (props the person touches). The head and torso keep
         their whole rim: hair and clothes vary too much in colour to judge them by it."""
         ys, xs = np.nonzero(person > 0.05)
@@ -315,6 +317,7 @@ class BodyWarper:
                 inner[inner] = likelier_in(colours[odd], colours[own & core], colours[inner])
             foreign[ys[odd | inner], xs[odd | inner]] = 1
         width = max(3, round(_FOREIGN_WIDTH * max(self.shape)) | 1)
+        foreign |= self._unpaired(person, ys, xs, best, near, core, width)
         foreign = cv2.morphologyEx(foreign, cv2.MORPH_OPEN, np.ones((width, width), np.uint8))
         near &= foreign[ys, xs] == 0
         cut = np.zeros_like(person)
@@ -322,6 +325,46 @@ class BodyWarper:
         seeds = self._bone_points(np.linspace(0, 1, 5)).reshape(-1, 2)
         seeds = np.vstack([seeds, self.rest[list(TORSO_QUAD)].mean(axis=0, keepdims=True)])
         return np.where(attached(cut > 0.05, seeds), cut, 0.0).astype(np.float32)
+
+    def _unpaired(
+        self,
+        person: np.ndarray,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        best: np.ndarray,
+        near: np.ndarray,
+        core: np.ndarray,
+        width: int,
+    ) -> np.ndarray:
+        """(H, W) uint8: hand and foot pixels (of the selfie pixels `ys`, `xs` with nearest
+        bone `best`) of neither their own limb's core colours nor the other hand's or foot's
+        (shoes come in pairs). Where the pose model put the toe inside a ball against the
+        shoe, the ball is all core and no rim rejects it. Judged on the mask's solid pixels,
+        in pieces joined to one wider than the soft edge (a hand's blurry outline is not a
+        prop), and the soft edge beside them; markings as narrow as the soft edge enclosed
+        by a prop's colour (a seam across the ball) go with it. Only while both hands or
+        feet are in the mask."""
+        ends = np.array([False] + [c in _HANDS_FEET for _, c in self.bones])[best]
+        part = self._part[best]
+        colours = self.image[ys, xs]
+        odd = np.zeros(len(ys), bool)
+        for limb, pair in _PAIRS.items():
+            end = (part == limb) & ends & near
+            shown = [colours[(part == limb) & core & ~ends], colours[(part == pair) & core & ends]]
+            if not end.any() or not all(len(c) for c in shown):
+                continue  # the other hand or foot out of sight: a sleeve is not the hand's colour
+            support = np.max([colour_support(c, colours[end]) for c in shown], axis=0)
+            odd[end] = support < _COLOUR_SUPPORT
+        solid = person[ys, xs] > _MASK_LEVEL
+        region, seed, soft = (np.zeros(self.shape, np.uint8) for _ in range(3))
+        region[ys[ends & near & solid], xs[ends & near & solid]] = 1
+        seed[ys[odd & solid], xs[odd & solid]] = 1
+        soft[ys[odd & ~solid], xs[odd & ~solid]] = 1
+        kernel = np.ones((width, width), np.uint8)
+        inner = cv2.morphologyEx(seed, cv2.MORPH_CLOSE, kernel) & region
+        wide = cv2.morphologyEx(inner, cv2.MORPH_OPEN, kernel)
+        inner = attached(inner, np.argwhere(wide)[:, ::-1]).astype(np.uint8)
+        return inner | (soft & cv2.dilate(inner, kernel))
 
     def _label_pixels(self, person: np.ndarray) -> np.ndarray:
         """(H, W) part index of every person pixel (by its nearest bone), -1 elsewhere."""

@@ -1,6 +1,9 @@
 """Does `animate`'s body warp keep the scene intact? Measured on the synthetic prop scene
 (`evaluate/synthetic.prop_scene`: the drawn Grace Hopper figure in a room, a ball against her
-shoe, a box touching her hand, a pole behind her arm), where every layer's truth is known.
+shoe, a box touching her hand, a pole behind her arm), where every layer's truth is known;
+`--scene 2` is the second validation scene (`prop_scene_2`: a green ball against the other
+shoe, mediapipe's toe point inside it, a bin at the other hand, a crate at the other shoe;
+prop_change reports them as ball, bin, crate).
 
 The driver is the synthetic gesture clip (an arm lift, a leg stepping out towards the ball),
 tracked and retargeted as `animate` does; the body warp renders each frame (no face warp: it
@@ -26,8 +29,8 @@ over a black plate to know where the posed person covers the frame. Numbers (gre
                       driver's depth (motion/depth_order.py); this driver's limbs stay at
                       the side, so it should be near 0
 
-usage: avatarvid study eval_animate_scene [--frames 100] [--size 256] [--out DIR]
-       [--strip PNG]
+usage: avatarvid study eval_animate_scene [--scene 1|2] [--frames 100] [--size 256]
+       [--out DIR] [--strip PNG]
 """
 
 from __future__ import annotations
@@ -43,14 +46,15 @@ import cv2
 import numpy as np
 
 from avatarvid.evaluate.pose_follow import background_change
-from avatarvid.evaluate.synthetic import gesture_figure, prop_scene, write_driver
+from avatarvid.evaluate.synthetic import gesture_figure, prop_scene, prop_scene_2, write_driver
 from avatarvid.motion.depth_order import limbs_in_front
 from avatarvid.motion.driving import FaceMotionFitter, track_driver
 from avatarvid.pipelines.animate import _BodyRenderer, perceive_reference
 
 _BAND = 6
 _TORN = 40  # grey levels: a pixel of the band changed this much shows something else
-PROPS = {1: "ball", 2: "box", 3: "pole"}
+SCENES = {1: prop_scene, 2: prop_scene_2}
+PROPS = {1: {1: "ball", 2: "box", 3: "pole"}, 2: {1: "ball", 2: "bin", 3: "crate"}}
 _STRIP = (0, 10, 20, 25, 32)  # frames of the README strip: rest, the leg stepping out, ...
 
 
@@ -81,13 +85,15 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="avatarvid study eval_animate_scene")
+    ap.add_argument("--scene", type=int, default=1, choices=sorted(SCENES))
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("out") / "eval_animate_scene")
     ap.add_argument("--strip", type=Path, help="also write the README's frame strip here")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    scene = prop_scene()
+    scene = SCENES[args.scene]()
+    names = PROPS[args.scene]
     image, room, props, alpha = _resized(scene, args.size)
     ref_path = args.out / "scene.png"
     cv2.imwrite(str(ref_path), scene.image[..., ::-1])
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_covered = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((3, 3), np.uint8))
     edge_sum, edge_count, edge_torn = 0.0, 0, 0
     frames, strip = [], []
-    change_sum, change_count = np.zeros(len(PROPS)), np.zeros(len(PROPS))
+    change_sum, change_count = np.zeros(len(names)), np.zeros(len(names))
     start = time.perf_counter()
     for k in range(track.num_frames):
         joints = renderer.ease(renderer.retarget(renderer.joints[k]), 1.0)
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         edge_sum += change[near].sum()
         edge_count += int(near.sum())
         edge_torn += int((change[near] > _TORN).sum())
-        for i, label in enumerate(PROPS):
+        for i, label in enumerate(names):
             seen = free_props & (props == label) & (covered == 0)
             change_sum[i] += change[seen].sum()
             change_count[i] += seen.sum()
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             strip.append(frame)
     seconds = time.perf_counter() - start
     result = {
-        "set": "synthetic prop scene (validation)",
+        "set": f"synthetic prop scene {args.scene} (validation)",
         "frames": len(frames),
         "size": args.size,
         "warp_fps": round(len(frames) / seconds, 1),
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "edge_torn": round(edge_torn / max(edge_count, 1), 4),
         "prop_change": {
             name: round(float(change_sum[i] / max(change_count[i], 1)), 2)
-            for i, name in enumerate(PROPS.values())
+            for i, name in enumerate(names.values())
         },
         "prop_carried": round(float((at_rest[free_props] > 0.5).mean()), 4),
         "plate_error": round(float(np.abs(body.plate.astype(np.float32) - room)[hole].mean()), 2),
