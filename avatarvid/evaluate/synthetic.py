@@ -7,6 +7,7 @@ finds it reliably (its detector keys on the face). The drawn joint positions are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,10 +219,20 @@ def _room(h: int, w: int, floor: int) -> np.ndarray:
     return np.clip(room + 0.5, 0, 255).astype(np.uint8)
 
 
-def _prop_scene(
-    figure: Figure, room: np.ndarray, shapes: np.ndarray, props: np.ndarray
-) -> PropScene:
-    """The figure drawn over `room` with the prop `shapes` (RGB, black: none) painted in."""
+# Draws a scene's props given the figure's rest joints and unit: their colours into `shapes`
+# (RGB, black: none) and their numbers into `props`.
+PlaceProps = Callable[[np.ndarray, float, np.ndarray, np.ndarray], None]
+
+
+def _prop_scene(place: PlaceProps) -> PropScene:
+    """`hopper_figure` in `_room` with the props `place` draws painted in behind her."""
+    figure = hopper_figure()
+    h, w = figure.canvas
+    joints = figure.joints({})
+    room = _room(h, w, floor=int(joints[L_ANKLE, 1] - 0.25 * figure.unit))
+    props = np.zeros((h, w), np.uint8)
+    shapes = np.zeros_like(room)
+    place(joints, figure.unit, shapes, props)
     room = np.where(shapes.any(axis=2, keepdims=True), shapes, room)
     image, joints = figure.draw(backdrop=room)
     black = figure.draw(backdrop=np.zeros_like(room))[0].astype(np.float32)
@@ -235,13 +246,11 @@ def prop_scene() -> PropScene:
     gesture driver's left leg steps away from it), a box touching her
     right hand (2) and a pole behind her left arm (3): props that touch the person but are not
     her."""
-    figure = hopper_figure()
-    h, w = figure.canvas
-    joints = figure.joints({})
-    u = figure.unit
-    room = _room(h, w, floor=int(joints[L_ANKLE, 1] - 0.25 * u))
-    props = np.zeros((h, w), np.uint8)
-    shapes = np.zeros_like(room)
+    return _prop_scene(_place_scene_1)
+
+
+def _place_scene_1(joints: np.ndarray, u: float, shapes: np.ndarray, props: np.ndarray) -> None:
+    h = shapes.shape[0]
     ankle, wrist = joints[L_ANKLE], joints[R_WRIST]
     pole = (int(joints[L_SHOULDER, 0] + 0.55 * u), 30, int(joints[L_SHOULDER, 0] + 0.7 * u), h)
     cv2.rectangle(shapes, pole[:2], pole[2:], (95, 105, 120), -1)
@@ -259,7 +268,6 @@ def prop_scene() -> PropScene:
     cv2.circle(shapes, ball, int(0.15 * u), (230, 120, 30), -1, cv2.LINE_AA)
     cv2.ellipse(shapes, ball, (int(0.15 * u), int(0.06 * u)), 20, 0, 360, (250, 240, 230), 2)
     cv2.circle(props, ball, int(0.15 * u), 1, -1)
-    return _prop_scene(figure, room, shapes, props)
 
 
 def prop_scene_2() -> PropScene:
@@ -267,13 +275,10 @@ def prop_scene_2() -> PropScene:
     (a dark seam across it) against the outside of her right shoe (prop 1; mediapipe puts
     her right toe inside it), a pale blue bin touching her left hand from outside (2) and a
     low purple crate against the outside of her left shoe (3)."""
-    figure = hopper_figure()
-    h, w = figure.canvas
-    joints = figure.joints({})
-    u = figure.unit
-    room = _room(h, w, floor=int(joints[L_ANKLE, 1] - 0.25 * u))
-    props = np.zeros((h, w), np.uint8)
-    shapes = np.zeros_like(room)
+    return _prop_scene(_place_scene_2)
+
+
+def _place_scene_2(joints: np.ndarray, u: float, shapes: np.ndarray, props: np.ndarray) -> None:
     right, left, wrist = joints[R_ANKLE], joints[L_ANKLE], joints[L_WRIST]
     ball = (int(right[0] - 0.28 * u), int(right[1] - 0.02 * u))
     cv2.circle(shapes, ball, int(0.17 * u), (60, 170, 70), -1, cv2.LINE_AA)
@@ -296,4 +301,3 @@ def prop_scene_2() -> PropScene:
     )
     cv2.rectangle(shapes, crate[:2], crate[2:], (120, 60, 140), -1)
     cv2.rectangle(props, crate[:2], crate[2:], 3, -1)
-    return _prop_scene(figure, room, shapes, props)
