@@ -47,6 +47,30 @@ def test_stream_from_a_start_frame_is_the_tail_of_the_whole_stream():
     assert all(np.array_equal(a, b) for a, b in zip(tail, whole[5:], strict=True))
 
 
+def test_stream_decoded_to_a_size_matches_resizing_the_full_frames():
+    reader = VideoReader(WALKER)
+    whole = list(reader.stream())
+    assert all(np.array_equal(a, b) for a, b in zip(reader.stream(size=(384, 288)), whole))
+    small = list(reader.stream(size=(192, 144)))
+    assert small[0].shape == (144, 192, 3)
+    resized = [cv2.resize(f, (192, 144), interpolation=cv2.INTER_AREA) for f in whole]
+    diff = np.abs(np.stack(small).astype(int) - np.stack(resized)).mean(axis=(1, 2, 3))
+    assert diff.max() < 1.0  # grey levels: the same area filter, one conversion less
+
+
+def test_pose_tracked_on_frames_decoded_smaller_is_the_same_pose_scaled(tmp_path):
+    drive = tmp_path / "drive.mp4"
+    write_driver(drive, gesture_figure(), 12)
+    reader = VideoReader(drive)
+    full = track_person(reader, None, Ticks(), threading.Event())
+    size = (reader.width * 3 // 4, reader.height * 3 // 4)
+    small = track_person(reader, None, Ticks(), threading.Event(), size=size)
+    assert (small.confidence > 0.5).all()
+    scored = list(SCORED)
+    err = np.linalg.norm(small.pose[:, scored, :2] / 0.75 - full.pose[:, scored, :2], axis=2)
+    assert np.median(err) / reader.height < 0.01
+
+
 def test_second_half_following_someone_else_is_tracked_again_as_one_pass():
     ticks = Ticks()
     rows = track_person(VideoReader(WALKER), WALKER_AT, ticks, threading.Event(), min_split=4)

@@ -51,6 +51,7 @@ _AVCOL_SPC_BT709 = 1
 # upscale-encode chain compounded it (issue 16). Accurate rounding with full-resolution chroma
 # interpolation is unbiased (mean error 0.00 over all 256 greys, BT.601 and BT.709).
 _RGB_FLAGS = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+_AREA_RGB_FLAGS = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
 
 class VideoWriter:
@@ -314,9 +315,12 @@ class VideoReader:
         for start in range(0, self.num_frames, batch_size):
             yield from self.read(range(start, min(start + batch_size, self.num_frames)))
 
-    def stream(self, start: int = 0) -> Iterator[np.ndarray]:
+    def stream(self, start: int = 0, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
         """Yield HxWx3 uint8 RGB frames in order from frame `start`, decoded one at a time by
         PyAV (the frames before `start` are decoded but not converted: ~0.3 ms each).
+        `size` (width, height) scales them in the same swscale pass as the colour conversion
+        (area filter): for analysis of a large video this halves the cost of converting at
+        full size and resizing (1080x1440 to 480x640: 5.7 ms a frame against 12).
 
         For one long sequential pass next to mediapipe: decord's batched reads made the peak
         RSS grow with the video's length; this stays flat. At most `num_frames` frames, so
@@ -328,16 +332,21 @@ class VideoReader:
             with av.open(str(self.path)) as container:
                 frames = container.decode(container.streams.video[0])
                 for frame in islice(frames, start, self.num_frames):
-                    yield to_rgb(frame)
+                    yield to_rgb(frame, size)
         except av.FFmpegError as exc:
             raise InputError(f"video {self.path} is corrupt; re-encode it") from exc
 
 
-def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+def to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
     """HxWx3 uint8 RGB of a decoded frame, rounded (not truncated), with the matrix and range
-    the frame is tagged with (untagged: BT.601 limited range, as FFmpeg and decord assume)."""
+    the frame is tagged with (untagged: BT.601 limited range, as FFmpeg and decord assume);
+    scaled to `size` (width, height) by an area filter when given."""
+    if size is None or size == (frame.width, frame.height):
+        flags, (width, height) = _RGB_FLAGS, (None, None)
+    else:
+        flags, (width, height) = _AREA_RGB_FLAGS, size
     rgb = frame.reformat(
-        format="rgb24", src_color_range=frame.color_range, interpolation=_RGB_FLAGS
+        width, height, "rgb24", src_color_range=frame.color_range, interpolation=flags
     )
     return rgb.to_ndarray()
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from avatarvid.errors import InputError
@@ -34,8 +33,11 @@ from avatarvid.perception.pose import VISIBLE
 from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
 from avatarvid.perception.split_track import PoseRows, track_person
 
-# Driver frames are analysed at most this large (the models work at 192-256 px internally).
+# Driver frames are analysed at most this large (the models work at 192-256 px internally),
+# decoded straight to that size (`VideoReader.stream`). The pose follows a crop of the person,
+# so it gets larger frames: a small figure keeps its detail (vtest.avi, 768x576, whole).
 ANALYSIS_SIDE = 640
+POSE_SIDE = 1024
 # One-Euro settings: pose in frame heights (fast limbs keep up), face motion in rig units.
 _POSE_FILTER = {"min_cutoff": 2.5, "beta": 15.0}
 FACE_FILTER = {"min_cutoff": 2.0, "beta": 10.0}
@@ -150,6 +152,12 @@ def _wait_reporting(
         raise
 
 
+def _analysis_size(reader: VideoReader, side: int) -> tuple[float, tuple[int, int]]:
+    """(scale, (width, height)) of the reader's frames shrunk to at most `side` a side."""
+    scale = min(1.0, side / max(reader.width, reader.height))
+    return scale, (round(reader.width * scale), round(reader.height * scale))
+
+
 def track_driver(
     path,
     fit_face: Callable[[np.ndarray], np.ndarray],
@@ -161,8 +169,8 @@ def track_driver(
     the first frame's pixels, or the most clearly detected one) and face mesh; fill and
     smooth."""
     reader = VideoReader(path)
-    scale = min(1.0, ANALYSIS_SIDE / max(reader.width, reader.height))
-    size = (round(reader.width * scale), round(reader.height * scale))
+    scale, size = _analysis_size(reader, ANALYSIS_SIDE)
+    pose_scale, pose_size = _analysis_size(reader, POSE_SIDE)
     # Written in place: per-frame results kept as small objects would be scattered through
     # the heap between mediapipe's large buffers and pin it (RSS grew ~0.5 MB per frame).
     count = reader.num_frames
@@ -172,11 +180,9 @@ def track_driver(
 
     def track_faces() -> None:
         with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
-            for k, frame in enumerate(reader.stream()):
+            for k, frame in enumerate(reader.stream(size=size)):
                 if stop.is_set():
                     return
-                if scale < 1.0:
-                    frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
                 found = mesh.detect(frame)
                 if found:
                     face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
@@ -189,11 +195,12 @@ def track_driver(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="driver") as pool:
         jobs = [pool.submit(track_faces)]
         if need_pose:
-            jobs.append(pool.submit(track_person, reader, person, ticks, stop))
+            near = None if person is None else (person[0] * pose_scale, person[1] * pose_scale)
+            jobs.append(pool.submit(track_person, reader, near, ticks, stop, size=pose_size))
         _wait_reporting(jobs, ticks, progress, stop)
     rows = jobs[1].result() if need_pose else PoseRows.empty(count)
     pose_arr, confidence, depth_arr = rows.pose, rows.confidence, rows.depth
-    pose_arr[:, :, :2] *= scale
+    pose_arr[:, :, :2] *= scale / pose_scale
     # Frames below TRUSTED are dropped and filled from their neighbours.
     pose_seen_arr = confidence >= TRUSTED
     if need_pose and not pose_seen_arr.any():

@@ -72,12 +72,14 @@ def _follow(
     tick: Callable[[], None],
     stop: threading.Event,
     warm_up: int = 0,
+    size: tuple[int, int] | None = None,
 ) -> None:
-    """Track frames [start, stop) of `reader` into `rows` after `warm_up` frames before
-    `start` tracked and dropped; return early once `stop` is set."""
+    """Track frames [start, stop) of `reader`, decoded at `size` (width, height; None: as
+    they are), into `rows` after `warm_up` frames before `start` tracked and dropped; return
+    early once `stop` is set."""
     start, end = span
     first = max(start - warm_up, 0)
-    for k, frame in enumerate(islice(reader.stream(first), end - first), first):
+    for k, frame in enumerate(islice(reader.stream(first, size), end - first), first):
         if stop.is_set():
             return
         pose = tracker(frame)
@@ -113,11 +115,13 @@ def track_person(
     tick: Callable[[], None],
     stop: threading.Event,
     min_split: int = SPLIT_MIN_FRAMES,
+    size: tuple[int, int] | None = None,
 ) -> PoseRows:
     """Per-frame pose of the person nearest `near` (x, y in the first frame; None: the most
-    clearly detected one); `tick` is called once a frame tracked (from two threads; a frame
-    tracked again after a failed seam ticks again), and tracking ends early once `stop` is
-    set. Videos of `min_split` frames or more are tracked in two halves at once."""
+    clearly detected one), in the pixels of frames decoded at `size` (width, height; None:
+    as they are); `tick` is called once a frame tracked (from two threads; a frame tracked
+    again after a failed seam ticks again), and tracking ends early once `stop` is set.
+    Videos of `min_split` frames or more are tracked in two halves at once."""
     count = reader.num_frames
     rows = PoseRows.empty(count)
     seam = count // 2 if count >= max(min_split, 2) else count
@@ -131,7 +135,7 @@ def track_person(
 
             def second_half() -> None:
                 try:
-                    _follow(reader, second, rows, (seam, count), tick, stop, SEAM_WARM_UP)
+                    _follow(reader, second, rows, (seam, count), tick, stop, SEAM_WARM_UP, size)
                 except BaseException as exc:  # raised again on the calling thread
                     errors.append(exc)
                     stop.set()
@@ -139,7 +143,7 @@ def track_person(
             helper = threading.Thread(target=second_half, name="pose-second-half", daemon=True)
             helper.start()
         try:
-            _follow(reader, first, rows, (0, seam), tick, stop)
+            _follow(reader, first, rows, (0, seam), tick, stop, size=size)
         except BaseException:
             stop.set()
             raise
@@ -150,5 +154,5 @@ def track_person(
             raise errors[0]
         if seam < count and not stop.is_set() and not seam_holds(rows, seam):
             rows.clear(seam)
-            _follow(reader, first, rows, (seam, count), tick, stop)
+            _follow(reader, first, rows, (seam, count), tick, stop, size=size)
     return rows
