@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import warnings
 import wave
@@ -12,7 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import avatarvid
 from avatarvid.errors import InputError
+from avatarvid.evaluate.clip_cut import cut, cut_seconds
 from avatarvid.media.audio import ANALYSIS_RATE, iter_audio, load_audio
 from avatarvid.media.image import MIN_SIDE, WORK_MAX_SIDE, load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
@@ -403,3 +408,30 @@ def test_reader_refuses_video_without_frames(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="empty.mkv"):
         VideoReader(path)
+
+
+def test_a_cut_keeps_exactly_its_frames_and_the_whole_video_is_not_re_encoded(tmp_path: Path):
+    grey = [np.full((48, 64, 3), 10 * k, np.uint8) for k in range(20)]
+    source = write_video(tmp_path / "source.mp4", grey, 10.0, crf=0)
+    part = cut(source, tmp_path / "part.mp4", first=5, frames=8)
+    levels = [float(f.mean()) for f in VideoReader(part).stream()]
+    np.testing.assert_allclose(levels, [10 * k for k in range(5, 13)], atol=2)  # crf 12
+    tail = cut_seconds(source, tmp_path / "tail.mp4", start=1.5, seconds=10.0)
+    levels = [float(f.mean()) for f in VideoReader(tail).stream()]
+    np.testing.assert_allclose(levels, [150, 160, 170, 180, 190], atol=2)
+    assert cut(source, tmp_path / "same.mp4") == source and not (tmp_path / "same.mp4").exists()
+
+
+def test_opencv_reads_png_after_the_video_module_is_imported_first(tmp_path: Path):
+    """decord bundles zlib 1.2.3; loaded before OpenCV it broke every cv2 PNG read. A fresh
+    interpreter, so the import order is the one under test."""
+    code = (
+        "import avatarvid.media.video, cv2, numpy as np, sys; "
+        "img = np.arange(3 * 64 * 64, dtype=np.uint32).reshape(64, 64, 3).astype(np.uint8); "
+        "cv2.imwrite(sys.argv[1], img); back = cv2.imread(sys.argv[1]); "
+        "sys.exit(0 if back is not None and (back == img).all() else 3)"
+    )
+    root = str(Path(avatarvid.__file__).parents[1])  # this checkout's package, not another
+    env = {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")], env=env)
+    assert done.returncode == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2  # noqa: F401  (before decord: see below)
 import decord
 import numpy as np
 from av.video.reformatter import (
@@ -28,6 +29,10 @@ from av.video.reformatter import (
 from avatarvid.errors import InputError, existing_file
 from avatarvid.media.partials import partial_path, remove_stale_partials
 from avatarvid.media.streams import open_best_stream
+
+# decord's wheel carries its own zlib; loaded before OpenCV's, it leaves OpenCV unable to read or
+# write any PNG ("libpng error: bad parameters to zlib", imread returns None). OpenCV is
+# therefore imported first above, whichever module imports this one first.
 
 X264_PRESETS = (
     "ultrafast",

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from avatarvid.config.settings import AnimateConfig
+from avatarvid.evaluate.clip_cut import cut
 from avatarvid.evaluate.pose_follow import (
     background_change,
     driver_poses,
@@ -39,7 +40,7 @@ from avatarvid.evaluate.pose_follow import (
 )
 from avatarvid.evaluate.synthetic import hopper_reference
 from avatarvid.media.image import load_image
-from avatarvid.media.video import VideoReader, VideoWriter
+from avatarvid.media.video import VideoReader
 from avatarvid.motion.retarget import RETARGET_MODES, face_like
 from avatarvid.perception.framing import frame_reference
 from avatarvid.perception.person_track import empty_pose
@@ -47,21 +48,6 @@ from avatarvid.perception.pose import PoseTracker
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
 BACKGROUND_EVERY = 5  # background change is measured on every 5th frame (segmentation is slow)
-
-
-def cut(path: Path, first: int, frames: int | None, out: Path) -> Path:
-    """Frames [first, first + frames) of `path` as a new clip (the whole video when the range
-    is the whole video)."""
-    reader = VideoReader(path)
-    if first == 0 and (frames is None or frames >= reader.num_frames):
-        return path
-    with VideoWriter(out, reader.fps, reader.width, reader.height, crf=16) as writer:
-        for k, frame in enumerate(reader.stream()):
-            if k >= first + (frames or reader.num_frames):
-                break
-            if k >= first:
-                writer.write(frame)
-    return out
 
 
 def scores(output: np.ndarray, driver: np.ndarray, fps: float) -> dict[str, float]:
@@ -88,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if reference is None:
         reference = args.out / "reference.png"
         cv2.imwrite(str(reference), hopper_reference()[..., ::-1])
-    drive = cut(args.drive, args.first, args.frames, args.out / "driver.mp4")
+    drive = cut(args.drive, args.out / "driver.mp4", args.first, args.frames, crf=16)
     person = None if args.person is None else (args.person[0], args.person[1])
     fps = VideoReader(drive).fps
     photo, _ = frame_reference(load_image(reference), None, "full", args.size)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarvid.config.settings import AnimateConfig
+from avatarvid.evaluate.clip_cut import cut_seconds
 from avatarvid.evaluate.metrics import (
     brow_height,
     eye_aspect_ratio,
@@ -33,7 +34,7 @@ from avatarvid.evaluate.metrics import (
     mouth_aperture,
     pearson,
 )
-from avatarvid.media.video import VideoReader, VideoWriter
+from avatarvid.media.video import VideoReader
 from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
 
@@ -90,19 +91,6 @@ def compare(driver: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> dict[s
     return result
 
 
-def cut(source: Path, start: float, seconds: float, dest: Path) -> Path:
-    """Frames [start, start + seconds) of `source` as a new video (no audio)."""
-    reader = VideoReader(source)
-    first, count = round(start * reader.fps), round(seconds * reader.fps)
-    with VideoWriter(dest, reader.fps, reader.width, reader.height, crf=12) as writer:
-        for k, frame in enumerate(reader.stream()):
-            if k >= first + count:
-                break
-            if k >= first:
-                writer.write(frame)
-    return dest
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="avatarvid study eval_reenact")
     ap.add_argument("--driver", type=Path, required=True, help="a talking-head video")
@@ -117,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     driver = args.driver
     if args.seconds is not None:
         name = f"{driver.stem}_{args.start:g}s_{args.seconds:g}s.mp4"
-        driver = cut(driver, args.start, args.seconds, args.out / name)
+        driver = cut_seconds(driver, args.out / name, args.start, args.seconds)
     driven = face_series(driver)
     report: dict = {
         "driver": str(args.driver), "start": args.start, "seconds": args.seconds,

@@ -23,8 +23,8 @@ import cv2
 
 from avatarvid.config.load import load_settings
 from avatarvid.config.settings import ANIMATE_PRESET_KEYS, AnimateConfig
+from avatarvid.evaluate.clip_cut import cut_seconds
 from avatarvid.evaluate.self_reenact import ReenactScores, with_meshes
-from avatarvid.evaluate.studies.eval_reenact import cut
 from avatarvid.media.video import VideoReader, VideoWriter
 from avatarvid.perception.framing import frame_reference
 from avatarvid.pipelines.animate import AnimateRequest, render_animate
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds is not None or args.start:
         reader = VideoReader(clip)
         seconds = args.seconds or reader.num_frames / reader.fps - args.start
-        clip = cut(clip, args.start, seconds, args.out / f"{clip.stem}_{args.start:g}s.mp4")
+        clip = cut_seconds(clip, args.out / f"{clip.stem}_{args.start:g}s.mp4", args.start, seconds)
     reader = VideoReader(clip)
     size = args.size or max(reader.width, reader.height) // 2 * 2
     photo = args.out / f"{clip.stem}_first.png"
