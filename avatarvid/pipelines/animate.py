@@ -161,7 +161,7 @@ def _output_audio(req: AnimateRequest, seconds: float) -> np.ndarray | None:
     return audio[: int(round(seconds * MUX_RATE))]
 
 
-class _BodyRenderer:
+class BodyRenderer:
     """Body warp driven by retargeted skeletons, with the face warp composed into it."""
 
     def __init__(self, ref: Reference, track: DriverTrack, retarget: str):
@@ -286,7 +286,7 @@ def _render(
             cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps, device, cfg.sr.max_memory
         )
         ref = full.shrunk(sr)
-        render = _BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref)
+        render = BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref)
         refiner = make_refiner(cfg, ref.image, ref.face, device=device)
         audio = _output_audio(req, num_out / fps)
     with VideoWriter(

@@ -49,7 +49,7 @@ from avatarvid.evaluate.pose_follow import background_change
 from avatarvid.evaluate.synthetic import gesture_figure, prop_scene, prop_scene_2, write_driver
 from avatarvid.motion.depth_order import limbs_in_front
 from avatarvid.motion.driving import FaceMotionFitter, track_driver
-from avatarvid.pipelines.animate import _BodyRenderer, perceive_reference
+from avatarvid.pipelines.animate import BodyRenderer, perceive_reference
 
 _BAND = 6
 _TORN = 40  # grey levels: a pixel of the band changed this much shows something else
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = perceive_reference(ref_path, args.size)
     assert ref.image.shape == image.shape, (ref.image.shape, image.shape)
     track = track_driver(drive, FaceMotionFitter(None, "relative"), need_pose=True)
-    renderer = _BodyRenderer(ref, track, "relative")
+    renderer = BodyRenderer(ref, track, "relative")
     body = renderer.body
     # The same warp drawing a white person over a black plate (where the warper's person goes),
     # and drawing the true person's alpha (where the real person goes, props excluded).
