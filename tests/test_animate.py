@@ -3,6 +3,7 @@ with known poses (a drawn body with a real face photo as its head) and real medi
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,9 +14,11 @@ from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader, VideoWriter, probe
 from avatarvid.motion.driving import FaceMotionFitter, track_driver
 from avatarvid.motion.retarget import BONES, Retargeter, with_virtual_joints
-from avatarvid.motion.schema import Motion
+from avatarvid.motion.schema import MOTION_LAYOUT, Motion
+from avatarvid.perception.landmark_ids import LIPS_INNER
 from avatarvid.perception.pose import L_WRIST, R_WRIST
 from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
+from avatarvid.pipelines.animate import BodyRenderer, perceive_reference
 from avatarvid.warp.body import BodyWarper
 
 GRACE_HOPPER = (
@@ -40,7 +43,6 @@ def animate_data(tmp_path_factory, faces):
     truth = write_driver(root / "driver.mp4", driver, 30)
     ref = Figure(faces[1], canvas=(320, 320), unit=57, centre=(170, 180), shirt=(170, 50, 40))
     image, ref_truth = ref.draw()
-    import cv2
 
     cv2.imwrite(str(root / "ref.png"), image[..., ::-1])
     return root, truth, ref_truth
@@ -220,8 +222,6 @@ def test_animate_bad_input(case, message, animate_data, tmp_path, capsys):
                 w.write(np.full((128, 128, 3), 128, np.uint8))
     elif case == "no_person_ref":
         image = tmp_path / "grey.png"
-        import cv2
-
         cv2.imwrite(str(image), np.full((200, 200, 3), 120, np.uint8))
     elif case == "head_only_body":
         image, extra = GRACE_HOPPER, ["--mode", "body"]
@@ -243,8 +243,6 @@ def test_animate_portrait_face_mode(tmp_path, astronaut_path, capsys):
     """A head-and-shoulders reference is animated in face mode by a talking-head driver."""
     drive = tmp_path / "head.mp4"
     img = load_image(GRACE_HOPPER)[:512, :512]
-    import cv2
-
     img = cv2.resize(img, (256, 256))
     with VideoWriter(drive, 25, 256, 256) as w:
         for k in range(12):  # the portrait slides and turns slightly: a moving head
@@ -256,3 +254,26 @@ def test_animate_portrait_face_mode(tmp_path, astronaut_path, capsys):
     assert code == 0
     assert "face mode" in capsys.readouterr().out
     assert probe(out).num_frames == 12
+
+
+def test_body_mode_paints_the_opened_mouth(animate_data):
+    """The face warp composed into the body warp cannot draw a mouth opened wider than the
+    photo's: body mode lays the painted interior over it, as face mode does."""
+    root, _, _ = animate_data
+    ref = perceive_reference(root / "ref.png", 320)
+    track = track_driver(root / "driver.mp4", FaceMotionFitter(None, "relative"), need_pose=True)
+    render = BodyRenderer(ref, track, "relative")
+    motion = np.zeros(MOTION_LAYOUT.dim, np.float32)
+    closed, _ = render(0, motion)
+    motion[MOTION_LAYOUT.index("jaw_open")] = 1.0
+    opened, target = render(0, motion)
+    assert target is not None
+    lips = target[list(LIPS_INNER), :2]
+    x0, y0 = np.floor(lips.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(lips.max(axis=0)).astype(int)
+    inside = np.zeros(opened.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [lips.round().astype(np.int32)], 1)
+    grey = lambda f: f.astype(float).mean(axis=2)[inside > 0]  # noqa: E731
+    assert y1 - y0 > 4 and x1 > x0  # the lips did part
+    # a dark cavity (53 grey levels), not the stretched lips (125 before; closed 147)
+    assert grey(opened).mean() < 90 < grey(closed).mean()

@@ -136,6 +136,24 @@ def test_depth_order_puts_a_crossing_arm_behind_or_in_front(scene):
     np.testing.assert_array_equal(warper.render(crossed), front)
 
 
+def test_an_overlay_rides_on_the_body_and_stays_behind_a_limb_in_front(scene):
+    """What the face warp cannot draw (an opened mouth) is laid on the body part: a limb in
+    front of the body covers it, one behind does not."""
+    *_, warper, _ = scene
+    crossed = _rotated(warper.rest, L_SHOULDER, [13, 15, 17, 19, 21], 1.2)
+    x, y = ((crossed[13] + crossed[15]) / 2).round().astype(int)  # the elbow, over the chest
+    red = np.zeros((25, 25, 3), np.float32)
+    red[..., 0] = 255.0
+    overlay = ((int(y) - 12, int(x) - 12), red, np.ones((25, 25, 1), np.float32))
+    arm_front, arm_behind = [True, True, False, False], [False, True, False, False]
+    behind = warper.render(crossed, front=arm_behind, overlay=overlay)
+    assert behind[y, x, 0] > 240 and behind[y, x, 1:].max() < 15
+    front = warper.render(crossed, front=arm_front, overlay=overlay)
+    plain = warper.render(crossed, front=arm_front)
+    assert np.abs(front[y, x].astype(int) - plain[y, x]).max() <= 5  # the arm's soft edge
+    np.testing.assert_array_equal(front[y + 30, x + 30], plain[y + 30, x + 30])
+
+
 def test_limbs_in_front_follow_depth_with_hysteresis():
     t = 40
     depth = np.zeros((t, 33), np.float32)

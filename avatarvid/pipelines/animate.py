@@ -213,7 +213,8 @@ class BodyRenderer:
 
         target = face.copy()
         target[:, :2] = self.body.pose_points(face[:, :2], joints, self.face_weights)
-        return self.body.render(joints, through_face, front), target
+        mouth = warper.mouth_interior(face)
+        return self.body.render(joints, through_face, front, mouth), target
 
 
 class _FaceRenderer:

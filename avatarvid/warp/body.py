@@ -199,6 +199,8 @@ class _Layer:
 # An optional map composed after the body's: (map_x, map_y) into the posed photo -> the same
 # into the photo (the face warp in animate).
 SourceMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# ((y0, x0) of a box, colours (h, w, 3), coverage (h, w, 1)): paint over a render (MouthPainter)
+Overlay = tuple[tuple[int, int], np.ndarray, np.ndarray]
 
 
 class BodyWarper:
@@ -448,10 +450,14 @@ class BodyWarper:
         joints: np.ndarray,
         source_map: SourceMap | None = None,
         front: Sequence[bool] | None = None,
+        overlay: Overlay | None = None,
     ) -> np.ndarray:
         """(H, W, 3) uint8: the person posed by `joints` over the background plate, each
         part sampled from the photo through its mesh (then through `source_map`, if given),
-        the limbs in front of the body or behind it as `front` says (per LIMBS)."""
+        the limbs in front of the body or behind it as `front` says (per LIMBS). `overlay`
+        is painted on the body part (head and torso) in the coordinates `source_map` takes,
+        so what `source_map` cannot draw (an opened mouth's interior) follows the body and
+        stays behind a limb in front of it."""
         h, w = self.shape
         out = self.plate.astype(np.float32)
         target = self.pose_vertices(joints)
@@ -466,15 +472,28 @@ class BodyWarper:
             else:
                 roi, map_x, map_y = found
             coverage = self._coverage(layer, posed, roi, map_x, map_y)
+            body_x, body_y = map_x, map_y
             if source_map is not None:
                 map_x, map_y = source_map(map_x, map_y)
             colour = cv2.remap(
                 self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
             )
+            if overlay is not None and layer.part == _BODY:
+                colour = _over(colour, overlay, body_x, body_y)
             alpha = cv2.remap(layer.alpha, map_x, map_y, cv2.INTER_LINEAR) * coverage
             a = alpha[..., None]
             out[roi] = out[roi] * (1.0 - a) + colour * a
         return (out + 0.5).astype(np.uint8)
+
+
+def _over(colour: np.ndarray, overlay: Overlay, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """`colour` (float, a layer's samples) with `overlay` sampled through the same maps laid
+    over it."""
+    (y0, x0), paint, cover = overlay
+    mx, my = map_x - np.float32(x0), map_y - np.float32(y0)
+    paint = cv2.remap(paint.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+    cover = cv2.remap(cover[..., 0].astype(np.float32), mx, my, cv2.INTER_LINEAR)[..., None]
+    return colour + cover * (paint - colour)
 
 
 def _part_of(child: int) -> int:

@@ -201,6 +201,14 @@ class FaceWarper:
             map_x[roi], map_y[roi] = mx, my
         return map_x, map_y
 
+    def mouth_interior(
+        self, target: np.ndarray
+    ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
+        """The mouth interior `render` paints over the warp (`MouthPainter.interior`), for
+        callers that compose `render_map` with a further warp (animate's body mode)."""
+        points, _, scale = self.control_points(target)
+        return self._mouth.interior(self.shape, points[: ids.NUM_LANDMARKS], scale)
+
     def render(self, target: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8: the reference warped so its landmarks land on `target`."""
         out = self.image.copy()

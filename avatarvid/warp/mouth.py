@@ -91,6 +91,20 @@ class MouthPainter:
 
         `scale` is the head's size in the target relative to the reference.
         """
+        found = self.interior(out.shape[:2], target, scale)
+        if found is None:
+            return
+        (y0, x0), colour, mask = found
+        box = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
+        roi = out[box].astype(np.float32)
+        out[box] = np.clip(roi + mask * (colour - roi) + 0.5, 0, 255).astype(np.uint8)
+
+    def interior(
+        self, shape: tuple[int, int], target: np.ndarray, scale: float
+    ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
+        """The mouth interior of `target` in a frame of `shape`: ((y0, x0) of its box, colours
+        (h, w, 3), coverage (h, w, 1) in [0, 1]), or None when the lips part no
+        further than the reference's (nothing to paint)."""
         tgt = np.asarray(target, dtype=np.float64)
         frame = Frame.from_corners(
             tgt[_INNER_CORNERS[0]], tgt[_INNER_CORNERS[1]], tgt[ids.CHIN] - tgt[ids.FOREHEAD_TOP]
@@ -103,24 +117,23 @@ class MouthPainter:
         excess = np.max(self._gap(probe, up, lo) - scale * self._gap(probe, self._up, self._lo))
         strength = float(np.clip(excess / (_FULL_OPEN * frame.width), 0.0, 1.0))
         if strength <= 0.0:
-            return
+            return None
 
         poly = tgt[list(ids.LIPS_INNER)]
         sigma = max(0.5, 0.012 * frame.width)  # feathering of the painted area
         pad = int(np.ceil(3 * sigma)) + 2
-        h, w = out.shape[:2]
+        h, w = shape
         x0, y0 = np.maximum(np.floor(poly.min(axis=0)) - pad, 0).astype(int)
         x1, y1 = np.minimum(np.ceil(poly.max(axis=0)) + pad + 1, [w, h]).astype(int)
         if x1 <= x0 or y1 <= y0:
-            return
+            return None
         yy, xx = np.mgrid[y0:y1, x0:x1]
         u, v = frame.local(np.stack([xx, yy], axis=-1))
         colour = self._interior(u, v, up, lo, scale, frame.width)
 
         mask = _polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0])
         mask = cv2.GaussianBlur(mask, (0, 0), sigma)[..., None] * strength
-        roi = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(roi + mask * (colour - roi) + 0.5, 0, 255).astype(np.uint8)
+        return (int(y0), int(x0)), colour, mask
 
     @staticmethod
     def _gap(u: np.ndarray, up, lo) -> np.ndarray:
