@@ -69,7 +69,8 @@ class DistillTrainConfig(TrainConfig):
 
 def student_from(teacher: RendererUNet) -> RendererUNet:
     """A copy of `teacher` (config and weights) marked as a one-pass student."""
-    student = RendererUNet.from_config(teacher.config, distilled=True)
+    config = {k: v for k, v in teacher.config.items() if not k.startswith("_")}
+    student = RendererUNet.from_config(config, distilled=True)
     student.load_state_dict(teacher.state_dict())
     return student
 
