@@ -15,7 +15,14 @@ from avatarvid.errors import InputError
 
 CHECKPOINTS_ENV = "AVATARVID_CHECKPOINTS"
 # Shipped model directories, by name (each holds config.json + safetensors + scheduler_config).
-CHECKPOINT_NAMES = ("motion", "motion/prior", "renderer", "sr/fast", "sr/diffusion")
+CHECKPOINT_NAMES = (
+    "motion",
+    "motion/prior",
+    "renderer",
+    "renderer/distilled",
+    "sr/fast",
+    "sr/diffusion",
+)
 
 
 def _package_dir(*parts: str) -> Path:

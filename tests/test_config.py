@@ -75,7 +75,7 @@ def test_api_override_names_the_setting():
 def test_animate_takes_only_the_shared_sections_of_a_preset():
     cfg = load_settings(AnimateConfig, "diffusion", {}, preset_keys=ANIMATE_PRESET_KEYS)
     assert cfg.size == 512 and cfg.renderer == "warp"  # not the vlog preset's 256 / diffusion
-    assert cfg.diffusion.checkpoint == "checkpoints/renderer"
+    assert cfg.diffusion.checkpoint == "checkpoints/renderer/distilled"
     with pytest.raises(InputError, match=r"setting size: Input should be a multiple of 2"):
         load_settings(AnimateConfig, None, {"size": 321})
 

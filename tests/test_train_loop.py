@@ -191,15 +191,19 @@ def test_a_missing_config_or_data_folder_is_a_user_error(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("name", ["motion", "motion_prior", "renderer", "sr_fast", "sr_diffusion"])
+@pytest.mark.parametrize(
+    "name", ["motion", "motion_prior", "renderer", "renderer_distill", "sr_fast", "sr_diffusion"]
+)
 def test_shipped_training_configs_validate(tmp_path, name):
     from avatarvid.train.motion import MotionTrainConfig
     from avatarvid.train.motion_prior import PriorTrainConfig
     from avatarvid.train.renderer import RendererTrainConfig
+    from avatarvid.train.renderer_distill import DistillTrainConfig
     from avatarvid.train.sr import SRTrainConfig
 
     schema = {"motion": MotionTrainConfig, "motion_prior": PriorTrainConfig,
-              "renderer": RendererTrainConfig}.get(name, SRTrainConfig)
+              "renderer": RendererTrainConfig,
+              "renderer_distill": DistillTrainConfig}.get(name, SRTrainConfig)
     data = yaml.safe_load((ROOT / "configs" / "train" / f"{name}.yaml").read_text())
     # the corpora exist only after `avatarvid data tts|clips` (relative paths: from the cwd)
     data.update({"data": str(tmp_path)} if name.startswith("motion") else {})

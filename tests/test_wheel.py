@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import read_wav, write_wav
 
+from avatarvid.assets import CHECKPOINT_NAMES
 from avatarvid.media.video import probe
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def test_wheel_carries_weights_presets_and_example(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for model in ("motion", "motion/prior", "renderer", "sr/fast", "sr/diffusion"):
+    for model in CHECKPOINT_NAMES:
         for part in ("config.json", "diffusion_pytorch_model.safetensors"):
             assert f"avatarvid/checkpoints/{model}/{part}" in names
     assert "avatarvid/checkpoints/renderer/scheduler_config.json" in names
@@ -82,7 +83,9 @@ def test_installed_wheel_lists_assets_and_renders_from_elsewhere(venv, tmp_path,
 
     info = dict(line.split(None, 1) for line in run(avatarvid, "info", cwd=tmp_path).splitlines())
     assert info["presets"] == "default, diffusion, fast, quality"
-    assert info["checkpoints"].startswith("motion, motion/prior, renderer, sr/fast, sr/diffusion (")
+    assert info["checkpoints"].startswith(
+        "motion, motion/prior, renderer, renderer/distilled, sr/fast, sr/diffusion ("
+    )
     assert str(package / "checkpoints") in info["checkpoints"]
 
     samples, rate = read_wav(speech_path)

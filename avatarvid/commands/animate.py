@@ -48,8 +48,8 @@ def register(sub) -> None:
         "--renderer",
         choices=["warp", "diffusion"],
         help="warp (default); diffusion: the warp with its face box refined by the temporal "
-        "diffusion renderer (checkpoints/renderer, settings from --preset; the body stays the "
-        "warp's)",
+        "diffusion renderer (checkpoints/renderer/distilled: one network pass per frame; settings "
+        "from --preset; the body stays the warp's)",
     )
     p.add_argument(
         "--sr",

@@ -19,6 +19,7 @@ TARGETS: dict[str, str] = {
     "motion": "avatarvid.train.motion",
     "motion-prior": "avatarvid.train.motion_prior",
     "renderer": "avatarvid.train.renderer",
+    "renderer-distill": "avatarvid.train.renderer_distill",
     "sr": "avatarvid.train.sr",
 }
 
@@ -26,7 +27,7 @@ TARGETS: dict[str, str] = {
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (motion, motion-prior, renderer, sr)",
+        help="train a model (motion, motion-prior, renderer, renderer-distill, sr)",
         description="Train a model from a YAML training config (configs/train/*.yaml).",
     )
     p.add_argument("target", choices=sorted(TARGETS), help="which model to train")

@@ -93,9 +93,13 @@ def register(sub) -> None:
         "--renderer",
         choices=["warp", "diffusion"],
         help="warp: the photo warped to the motion; diffusion: the warp refined by the "
-        "temporal diffusion renderer (checkpoints/renderer; slower)",
+        "temporal diffusion renderer (checkpoints/renderer/distilled: one network pass per "
+        "frame; slower)",
     )
-    d = p.add_argument_group("diffusion renderer (with --renderer diffusion)")
+    d = p.add_argument_group(
+        "diffusion renderer (with --renderer diffusion; a distilled checkpoint, the default, "
+        "ignores --steps, --guidance, --samples)"
+    )
     d.add_argument("--steps", type=int, help="denoising steps (preset: 2)")
     d.add_argument(
         "--strength",

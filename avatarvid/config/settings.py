@@ -63,11 +63,14 @@ class SRSettings(_Settings):
 
 
 class RefinerSettings(_Settings):
-    """The diffusion refiner (stages/refiner.py): refines the warp in a face box. Defaults are
-    the sampler settings chosen for the shipped checkpoint (checkpoints/README.md). Its YAML key
-    is `diffusion:` (the presets' and job files' name) or `refiner:`."""
+    """The diffusion refiner (stages/refiner.py): refines the warp in a face box. The default
+    checkpoint is the one-pass distilled student, which ignores steps, strength (but 0),
+    guidance, samples and scheduler; those defaults are the sampler settings chosen for its
+    teacher, `checkpoint: renderer` (checkpoints/README.md). Its YAML key is `diffusion:` (the
+    presets' and job files' name) or `refiner:`."""
 
-    checkpoint: str = "renderer"  # a shipped checkpoint's name or a directory
+    # a shipped checkpoint's name or a directory; renderer/distilled: one network pass per frame
+    checkpoint: str = "renderer/distilled"
     steps: int = Field(2, ge=1, le=100)
     strength: float = Field(1.0, ge=0.0, le=1.0)  # 0 = the warp exactly, 1 = from noise
     guidance: float = Field(1.0, ge=0.0, le=20.0)

@@ -45,20 +45,31 @@ def render_clips(
     return np.stack(out)
 
 
-def evaluate(
-    trained: RendererUNet, untrained: RendererUNet, scheduler_config: dict, clips: ClipSet, cfg
-) -> dict:
-    """Scores of the warp, the untrained and the trained network on held-out clips."""
-    frames = clips.gt.shape[1]
-    settings = RendererSampling(
-        steps=cfg.eval_steps,
-        strength=cfg.eval_strength,
-        samples=cfg.eval_samples,
+def whole_clip(frames: int, steps: int, strength: float, samples: int) -> RendererSampling:
+    """Settings that denoise a `frames`-frame clip as one window and one chunk."""
+    return RendererSampling(
+        steps=steps,
+        strength=strength,
+        samples=samples,
         window=frames,
         chunk=frames,
         overlap=0,
         known=0,
     )
+
+
+def score(
+    model: RendererUNet, scheduler_config: dict, clips: ClipSet, settings: RendererSampling
+) -> dict[str, float]:
+    """PSNR / SSIM (whole box and mouth) of `model` sampled with `settings` on `clips`."""
+    return _scores(render_clips(model, scheduler_config, clips, settings), clips.gt, clips.mouth)
+
+
+def evaluate(
+    trained: RendererUNet, untrained: RendererUNet, scheduler_config: dict, clips: ClipSet, cfg
+) -> dict:
+    """Scores of the warp, the untrained and the trained network on held-out clips."""
+    settings = whole_clip(clips.gt.shape[1], cfg.eval_steps, cfg.eval_strength, cfg.eval_samples)
     result = {
         "settings": {
             "steps": settings.steps,
@@ -68,7 +79,5 @@ def evaluate(
     }
     result["warp"] = _scores(clips.warped, clips.gt, clips.mouth)
     for name, model in (("untrained", untrained), ("trained", trained)):
-        result[name] = _scores(
-            render_clips(model, scheduler_config, clips, settings), clips.gt, clips.mouth
-        )
+        result[name] = score(model, scheduler_config, clips, settings)
     return result

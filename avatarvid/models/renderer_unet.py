@@ -61,7 +61,9 @@ class RendererUNet(ModelMixin, ConfigMixin):
     The diffused sample is the correction to the warped frame, `(frame - warped) *
     residual_scale`: zero means "the warp is right", so an untrained-on-this-face network
     starts from the warp, strength 0 is exactly the warp, and few training steps go a long way.
-    `sample_size` is the side of the face box the model was trained at.
+    `sample_size` is the side of the face box the model was trained at. `distilled` marks a
+    one-pass student (train/renderer_distill.py): it maps zero input at t = T to its teacher's
+    averaged sample, and the sampler runs it once per frame from zeros instead of noise.
     """
 
     @register_to_config
@@ -75,6 +77,7 @@ class RendererUNet(ModelMixin, ConfigMixin):
         heads: int = 4,
         sample_size: int = 64,
         residual_scale: float = 4.0,
+        distilled: bool = False,
     ):
         super().__init__()
         if len(attention_levels) != len(block_channels):

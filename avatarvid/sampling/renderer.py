@@ -12,12 +12,17 @@ The noise schedule is the checkpoint's `scheduler_config.json`, including its `c
 renderer issue re-measures it). Sampling swaps in the DDIM or DPM-Solver++ solver with
 "trailing" timesteps: with few steps the first one is t = T (strength 1 really starts from
 noise) and none is wasted at t = 0.
+
+A distilled checkpoint (`distilled: true` in its config.json) is a student that learnt its
+teacher's averaged multi-sample output at t = T from a zero sample: it runs as one DDIM step
+from zeros (known frames are zeros too), one network pass per frame and window, whatever the
+steps, samples, guidance and solver say; strength 0 still returns the warp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
@@ -77,13 +82,20 @@ def guided(
     return both[n:] + scale * (both[:n] - both[n:])
 
 
+def one_pass(s: RendererSampling) -> RendererSampling:
+    """The settings a distilled student runs with: one DDIM step of one sample, unguided."""
+    strength = 1.0 if s.strength > 0 else 0.0
+    return replace(s, steps=1, samples=1, guidance=1.0, scheduler="ddim", strength=strength)
+
+
 class WindowSampler:
     """Denoises (frames, 3, H, W) clips in [-1, 1] given per-frame conditions (frames, 15, H, W),
     on the model's device; `schedule` is the training scheduler's config."""
 
     def __init__(self, model: RendererUNet, schedule: Mapping, s: RendererSampling):
         self.model = model
-        self.s = s
+        self.distilled = bool(model.config.get("distilled", False))
+        self.s = one_pass(s) if self.distilled else s
         self.schedule = dict(schedule)
         self.reset()
 
@@ -108,7 +120,10 @@ class WindowSampler:
             scheduler = renderer_solver(self.s.scheduler, self.schedule)
             timesteps = img2img_timesteps(scheduler, self.s.steps, self.s.strength)
             shape = (self.s.samples, *warped.shape)
-            noise = randn_tensor(shape, generator=generator, device=device, dtype=warped.dtype)
+            if self.distilled:
+                noise = torch.zeros(shape, device=device, dtype=warped.dtype)
+            else:
+                noise = randn_tensor(shape, generator=generator, device=device, dtype=warped.dtype)
             # The sample is the residual to the warp; "the noised warp" is noised zero residual.
             if self.s.strength >= 1.0:
                 x = noise * scheduler.init_noise_sigma
