@@ -9,7 +9,7 @@ scaled until its parameter count is within a few percent of ours. Timings are in
 the median of several repeats is reported, because this machine is shared. FLOPs per frame and
 network pass are counted by torch's FlopCounterMode (convolutions, matmuls, attention: 2 per
 multiply-add; norms and activations are not counted), and the measured time is set against the
-time those FLOPs take at FLOOR_GFLOPS, this CPU's ~55 GFLOP/s per core.
+time those FLOPs take at FLOOR_GFLOPS per thread (this CPU's ~55 GFLOP/s per core).
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
         theirs(joined, t, context, return_dict=False)
 
     run_ours(), run_theirs()  # warm-up
+    floor = FLOOR_GFLOPS * torch.get_num_threads()
     ours_gflop = flops(run_ours) / frames / 1e9
     theirs_gflop = flops(run_theirs) / frames / 1e9
     a, b = [], []
@@ -120,8 +121,8 @@ def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
         "threads": torch.get_num_threads(),
         "ours_gflop_per_frame_step": round(ours_gflop, 3),
         "peer_gflop_per_frame_step": round(theirs_gflop, 3),
-        "ours_time_over_floor": round(ours_s / frames / (ours_gflop / FLOOR_GFLOPS), 1),
-        "peer_time_over_floor": round(theirs_s / frames / (theirs_gflop / FLOOR_GFLOPS), 1),
+        "ours_time_over_floor": round(ours_s / frames / (ours_gflop / floor), 2),
+        "peer_time_over_floor": round(theirs_s / frames / (theirs_gflop / floor), 2),
     }
 
 
