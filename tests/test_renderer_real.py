@@ -12,7 +12,7 @@ import yaml
 
 from avatarvid.cli import main
 from avatarvid.data.lighting import Relighter
-from avatarvid.data.renderer_clips import ClipSet, make_real_clips
+from avatarvid.data.renderer_clips import CameraAugment, ClipSet, make_real_clips
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import render_clips
 from avatarvid.media.video import VideoWriter
@@ -21,8 +21,10 @@ from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.renderer import RendererSampling
 from avatarvid.train.config import load_train_config
 from avatarvid.train.loop import Context
-from avatarvid.train.renderer import RendererTask, RendererTrainConfig
+from avatarvid.train.renderer import RendererTask, RendererTrainConfig, _batch
+from avatarvid.warp.controls import face_box
 from avatarvid.warp.face import FaceWarper
+from avatarvid.warp.normals import FaceNormals
 
 FPS = 8.0  # the reference is >= 2 s (16 frames) from its clip
 FRAMES = 4
@@ -127,3 +129,90 @@ def test_tiny_renderer_overfits_two_tracked_clips_below_the_warp(tmp_path, real_
             errors.append(np.mean((out - gt) ** 2) / warp)
     print("error / warp error", errors)
     assert errors[-1] < 0.6 and errors[-1] < errors[0]
+
+
+def _one_clip(rng: np.random.Generator, size: int = 32) -> dict[str, np.ndarray]:
+    """A clip's arrays as `CameraAugment` takes them: 2 frames, smooth images, normal maps with
+    a face region (non-zero) in the left half."""
+    ys, xs = np.mgrid[0:size, 0:size]
+    image = np.stack([xs * 6, ys * 6, (xs + ys) * 3], axis=-1).clip(20, 235).astype(np.uint8)
+    frames = np.stack([image, image[::-1]])
+    normals = np.zeros_like(frames)
+    normals[:, :, : size // 2] = rng.integers(1, 255, (2, size, size // 2, 3), dtype=np.uint8)
+    return {"gt": frames, "warped": frames.copy(), "controls": frames[..., ::-1].copy(),
+            "normals": normals, "reference_normals": normals.copy(), "reference": image}
+
+
+def test_camera_mirror_turns_every_map_and_the_normals_x():
+    rng = np.random.default_rng(0)
+    clip = _one_clip(rng)
+    mirror = CameraAugment(flip=1.0, gain=0.0, gamma=1.0, saturation=(1.0, 1.0), blur=0.0)
+    out = mirror(rng, clip)
+    for k in ("gt", "warped", "controls", "reference"):
+        assert np.abs(out[k].astype(int) - clip[k][..., ::-1, :]).max() <= 1, k
+    flipped = clip["normals"][..., ::-1, :]
+    face = flipped.any(axis=-1)
+    assert np.array_equal(out["normals"][..., 0][face], 255 - flipped[..., 0][face])
+    assert not out["normals"][~face].any()  # off the face stays 0
+    assert np.array_equal(out["normals"][..., 1:], flipped[..., 1:])
+
+
+def test_mirrored_normal_maps_are_the_maps_of_the_mirrored_face(astronaut, astronaut_landmarks):
+    """The mirror of a face's normal map, x negated, is the map the mirrored face draws."""
+    size = 64
+    width = astronaut.shape[1]
+    mirrored = astronaut_landmarks.copy()
+    mirrored[:, 0] = width - mirrored[:, 0]
+    maps = []
+    for lm in (astronaut_landmarks, mirrored):
+        mesh = FaceNormals(lm)
+        maps.append(mesh.normal_map(lm, mesh.vertex_normals(lm), face_box(lm), size))
+    turned = CameraAugment(flip=1.0, gain=0.0, gamma=1.0, saturation=(1.0, 1.0), blur=0.0)(
+        np.random.default_rng(0), {"normals": maps[0][None], "reference_normals": maps[0][None],
+                                   "gt": maps[0][None], "warped": maps[0][None],
+                                   "reference": maps[0]})["normals"][0]
+    both = turned.any(axis=-1) & maps[1].any(axis=-1)
+    assert both.mean() > 0.2
+    assert (turned.any(axis=-1) != maps[1].any(axis=-1)).mean() < 0.01
+    assert np.abs(turned[both].astype(int) - maps[1][both]).mean() < 2.0
+
+
+def test_camera_changes_truth_and_inputs_alike_and_leaves_the_maps():
+    rng = np.random.default_rng(1)
+    clip = _one_clip(rng)
+    camera = CameraAugment(flip=0.0, blur=1.0, downscale=(3.0, 3.0))
+    out = camera(rng, clip)
+    assert np.array_equal(out["gt"], out["warped"])  # the same change: the residual stays 0
+    assert np.array_equal(out["reference"], out["gt"][0])
+    assert np.abs(out["gt"].astype(int) - clip["gt"]).mean() > 3.0
+    for k in ("controls", "normals", "reference_normals"):
+        assert np.array_equal(out[k], clip[k]), k
+    sharp = np.abs(np.diff(clip["normals"][..., 0].astype(int), axis=-1)).mean()
+    blurred = camera(rng, {**clip, "gt": clip["normals"]})["gt"]
+    assert np.abs(np.diff(blurred[..., 0].astype(int), axis=-1)).mean() < 0.6 * sharp
+
+
+def test_online_augment_keeps_the_clips_plain_and_changes_every_batch(tmp_path, real_tracks):
+    cfg = RendererTrainConfig(
+        real_train=[{"tracks": real_tracks[0]}],
+        output=tmp_path / "work",
+        export=tmp_path / "out",
+        size=SIZE,
+        frames=FRAMES,
+        clips_per_source=2,
+        block_channels=[8, 16],
+        attention_levels=[False, False],
+        heads=2,
+        online_augment=True,
+    )
+    ctx = Context(0, 1, torch.device("cpu"), np.random.default_rng(0), torch.Generator())
+    task = RendererTask(cfg, ctx)
+    plain = make_real_clips(real_tracks[0], (0.0, 1.0), 2, FRAMES, SIZE, cfg.train.seed, False)
+    assert np.array_equal(task.clips.gt, plain.gt)
+    assert torch.isfinite(task.loss(task.model, 0)[0])
+    same, changed = (
+        _batch(task.clips, np.random.default_rng(3), 4, 1, 5.0, augment)
+        for augment in (None, CameraAugment())
+    )
+    assert same[0].shape == changed[0].shape == (4, 1, 3, SIZE, SIZE)
+    assert not torch.equal(same[0], changed[0]) and not torch.equal(same[1], changed[1])

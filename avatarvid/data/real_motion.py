@@ -5,6 +5,8 @@ determine. Each track is resampled to the prior's frame rate and centred so that
 state is the photo's: head and gaze on their median, brows (rig weights >= 0) on their 10th
 percentile. Three sets: the training persons' clips are split by time (the last
 `val_fraction` of each is validation, it chooses the settings); held-out persons are the test.
+Validation persons (the renderer's, `clip_sources`) are left out, so these sets stay as they
+were chosen and measured.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def load_real_motion(root: Path, fps: float, val_fraction: float = 0.15) -> Real
             out.val.append(x[cut:])
             out.sources["train"].append(clip["id"])
             out.sources["val"].append(clip["id"])
-        else:
+        elif clip["split"] == "held_out":
             out.test.append(x)
             out.sources["test"].append(clip["id"])
     if not out.train:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from avatarvid.data.lighting import Relighter
@@ -255,3 +256,65 @@ def make_real_clips(
         for k in _FIELDS:
             parts[k].append(clip[k])
     return ClipSet(**{k: np.stack(v) for k, v in parts.items()})
+
+
+@dataclass(frozen=True)
+class CameraAugment:
+    """Per-clip changes of camera, light and face side for real training clips, drawn anew for
+    every batch: one training person otherwise teaches his own colour, sharpness and face side.
+    The truth and every input of a clip change together, so the correction to learn stays the
+    one the warp leaves; the control and normal maps are mirrored with the frames."""
+
+    flip: float = 0.5  # probability of a horizontal mirror
+    gain: float = 0.3  # per-channel gain in [1 - gain, 1 + gain]
+    gamma: float = 1.4  # gamma in [1 / gamma, gamma]
+    saturation: tuple[float, float] = (0.6, 1.3)
+    blur: float = 0.5  # probability of a lower-resolution camera
+    downscale: tuple[float, float] = (1.5, 3.5)  # by this factor, then back up
+
+    def __call__(
+        self, rng: np.random.Generator, arrays: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """`arrays` of one clip (ClipSet fields without `mouth`, frames on axis 0 except the
+        reference's): the same arrays, changed."""
+        out = dict(arrays)
+        if rng.random() < self.flip:
+            out = {k: v[..., ::-1, :] for k, v in out.items()}
+            for k in ("normals", "reference_normals"):
+                out[k] = _mirrored_normals(out[k])
+        gain = rng.uniform(1 - self.gain, 1 + self.gain, 3)
+        gamma = float(np.exp(rng.uniform(-1, 1) * np.log(self.gamma)))
+        sat = rng.uniform(*self.saturation)
+        factor = rng.uniform(*self.downscale) if rng.random() < self.blur else 1.0
+        for k in ("gt", "warped", "reference"):
+            out[k] = _recoloured(out[k], gain, gamma, sat, factor)
+        return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def _mirrored_normals(drawn: np.ndarray) -> np.ndarray:
+    """Normal maps of a mirrored image: x (channel 0) turns the other way on the face (maps are
+    (n + 1) * 127.5 there and 0 off it)."""
+    out = drawn.copy()
+    face = drawn.any(axis=-1)
+    out[..., 0] = np.where(face, 255 - drawn[..., 0], 0)
+    return out
+
+
+def _recoloured(
+    images: np.ndarray, gain: np.ndarray, gamma: float, saturation: float, factor: float
+) -> np.ndarray:
+    """(..., S, S, 3) uint8 seen through another camera: gamma, saturation, channel gains and,
+    when `factor` > 1, a sensor `factor` times coarser."""
+    flat = images.reshape(-1, *images.shape[-3:])
+    if factor > 1:
+        side = images.shape[-2]
+        small = max(8, round(side / factor))
+        flat = np.stack([
+            cv2.resize(cv2.resize(f, (small, small), interpolation=cv2.INTER_AREA),
+                       (side, side), interpolation=cv2.INTER_LINEAR)
+            for f in flat
+        ])  # fmt: skip
+    x = (flat / 255.0) ** gamma
+    grey = x.mean(axis=-1, keepdims=True)
+    x = (grey + saturation * (x - grey)) * gain
+    return (255 * np.clip(x, 0, 1) + 0.5).astype(np.uint8).reshape(images.shape)

@@ -22,7 +22,13 @@ from diffusers import DDPMScheduler
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avatarvid.assets import examples_dir
-from avatarvid.data.renderer_clips import ClipSet, face_sources, make_clips, make_real_clips
+from avatarvid.data.renderer_clips import (
+    CameraAugment,
+    ClipSet,
+    face_sources,
+    make_clips,
+    make_real_clips,
+)
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
 from avatarvid.models.renderer_unet import RendererUNet
@@ -73,6 +79,9 @@ class RendererTrainConfig(TrainConfig):
     real_train: list[RealSource] = []
     real_heldout: list[RealSource] = []
     real_validation: list[RealSource] = []
+    # Real clips only: build the training clips without colour changes and give every batch its
+    # own camera (`CameraAugment`: mirror, gain, gamma, saturation, resolution) instead.
+    online_augment: bool = False
     # Start from these weights (a renderer checkpoint with the same block layout) instead of
     # random ones; "untrained" in metrics.json is then this checkpoint.
     init: ExistingDir | None = None
@@ -154,7 +163,7 @@ def _data(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
         path = cfg.output / f"{name}_{cfg.size}_{cfg.frames}.npz"
         if not path.is_file():
             if real:
-                clips = _real(real, n, cfg, seed, augment=name == "train")
+                clips = _real(real, n, cfg, seed, name == "train" and not cfg.online_augment)
             else:
                 sources = face_sources(_paths(globs))
                 clips = make_clips(
@@ -186,10 +195,15 @@ def build_model(cfg: RendererTrainConfig) -> RendererUNet:
 
 
 def _batch(
-    clips: ClipSet, rng: np.random.Generator, single: int | None, clips_n: int, scale: float
+    clips: ClipSet,
+    rng: np.random.Generator,
+    single: int | None,
+    clips_n: int,
+    scale: float,
+    augment: CameraAugment | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(x0 = scaled residual to the warp, cond): `single` random frames as 1-frame clips, or
-    `clips_n` whole clips."""
+    `clips_n` whole clips, each changed by `augment` when given."""
     if single:
         c = rng.integers(0, len(clips.gt), single)
         f = rng.integers(0, clips.gt.shape[1], single)
@@ -197,13 +211,16 @@ def _batch(
     else:
         c = rng.integers(0, len(clips.gt), clips_n)
         index = (c,)
-    gt, *per_frame = (
-        a[index][:, None] if single else a[index]
-        for a in (clips.gt, clips.warped, clips.controls, clips.normals, clips.reference_normals)
-    )
-    cond = torch.stack([condition(*p) for p in zip(*per_frame, clips.reference[c], strict=True)])
-    warped = per_frame[0]
-    return (to_tensor(gt) - to_tensor(warped)) * scale, cond
+    names = ("gt", "warped", "controls", "normals", "reference_normals")
+    arrays = {k: getattr(clips, k)[index][:, None] if single else getattr(clips, k)[index]
+              for k in names}  # fmt: skip
+    arrays["reference"] = clips.reference[c]
+    if augment is not None:
+        per = [augment(rng, {k: v[i] for k, v in arrays.items()}) for i in range(len(c))]
+        arrays = {k: np.stack([p[k] for p in per]) for k in arrays}
+    per_frame = [arrays[k] for k in names[1:]]
+    cond = torch.stack([condition(*p) for p in zip(*per_frame, arrays["reference"], strict=True)])
+    return (to_tensor(arrays["gt"]) - to_tensor(arrays["warped"])) * scale, cond
 
 
 def loss_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -224,12 +241,15 @@ class RendererTask:
         self.clips = train.subset(np.array(shard(range(len(train.gt)), ctx)))
         self.model = build_model(cfg)
         self.noise_scheduler = noise_scheduler(cfg.clip_sample)
+        self.augment = CameraAugment() if cfg.online_augment else None
         self.cfg, self.ctx = cfg, ctx
 
     def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
         cfg, ctx, sched = self.cfg, self.ctx, self.noise_scheduler
         single = cfg.batch_frames if step < cfg.stage1_steps else None
-        x0, cond = _batch(self.clips, ctx.rng, single, cfg.batch_clips, cfg.residual_scale)
+        x0, cond = _batch(
+            self.clips, ctx.rng, single, cfg.batch_clips, cfg.residual_scale, self.augment
+        )
         key = fingerprint(x0)
         x0, cond = x0.to(ctx.device), cond.to(ctx.device)
         keep = torch.rand(len(x0), generator=ctx.generator).to(ctx.device) >= cfg.cond_dropout

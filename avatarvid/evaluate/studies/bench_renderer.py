@@ -1,12 +1,15 @@
 """Renderer U-Net vs diffusers' UNet3DConditionModel at equal parameters, resolution, frames.
 
-    avatarvid study bench_renderer [--size 64] [--frames 8] [--json out.json]
+    avatarvid study bench_renderer [--size 64] [--frames 8] [--threads N] [--json out.json]
 
 Both get the same 18-channel input (noisy sample + 15 condition channels) and return 3
 channels. The peer uses its usual layout (cross-attention blocks at the two highest
 resolutions, a plain block at the lowest) with a single zero context token, and its widths are
 scaled until its parameter count is within a few percent of ours. Timings are interleaved and
-the median of several repeats is reported, because this machine is shared.
+the median of several repeats is reported, because this machine is shared. FLOPs per frame and
+network pass are counted by torch's FlopCounterMode (convolutions, matmuls, attention: 2 per
+multiply-add; norms and activations are not counted), and the measured time is set against the
+time those FLOPs take at FLOOR_GFLOPS per thread (this CPU's ~55 GFLOP/s per core).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import time
 
 import torch
 from diffusers import UNet3DConditionModel
+from torch.utils.flop_counter import FlopCounterMode
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
+
+FLOOR_GFLOPS = 55.0
 
 
 def configs() -> dict[str, dict]:
@@ -69,6 +75,13 @@ def seconds(fn, repeats: int) -> list[float]:
     return out
 
 
+def flops(fn) -> int:
+    """FLOPs of one call of `fn`, as torch counts them."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 @torch.no_grad()
 def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
     torch.manual_seed(0)
@@ -87,6 +100,9 @@ def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
         theirs(joined, t, context, return_dict=False)
 
     run_ours(), run_theirs()  # warm-up
+    floor = FLOOR_GFLOPS * torch.get_num_threads()
+    ours_gflop = flops(run_ours) / frames / 1e9
+    theirs_gflop = flops(run_theirs) / frames / 1e9
     a, b = [], []
     for _ in range(repeats):
         a += seconds(run_ours, 1)
@@ -102,6 +118,11 @@ def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
         "ours_s_per_frame_step": round(ours_s / frames, 4),
         "peer_s_per_frame_step": round(theirs_s / frames, 4),
         "speedup": round(theirs_s / ours_s, 2),
+        "threads": torch.get_num_threads(),
+        "ours_gflop_per_frame_step": round(ours_gflop, 3),
+        "peer_gflop_per_frame_step": round(theirs_gflop, 3),
+        "ours_time_over_floor": round(ours_s / frames / (ours_gflop / floor), 2),
+        "peer_time_over_floor": round(theirs_s / frames / (theirs_gflop / floor), 2),
     }
 
 
@@ -112,18 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 or 2 here)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     rows = [
         bench(name, shape, args.size, args.frames, args.repeats)
         for name, shape in configs().items()
     ]
-    print("| config | params ours / peer | s per frame-step ours / peer | ours faster by |")
-    print("|---|---|---|---|")
+    print("| config | params ours / peer | s per frame-step ours / peer | ours faster by "
+          "| GFLOP per frame-step ours / peer | time over the floor ours / peer |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['config']} | {r['ours_params'] / 1e6:.2f} M / {r['peer_params'] / 1e6:.2f} M "
-            f"| {r['ours_s_per_frame_step']} / {r['peer_s_per_frame_step']} | {r['speedup']}x |"
+            f"| {r['ours_s_per_frame_step']} / {r['peer_s_per_frame_step']} | {r['speedup']}x "
+            f"| {r['ours_gflop_per_frame_step']} / {r['peer_gflop_per_frame_step']} "
+            f"| {r['ours_time_over_floor']}x / {r['peer_time_over_floor']}x |"
         )
     if args.json:
         with open(args.json, "w") as f:
