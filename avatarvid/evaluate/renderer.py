@@ -16,7 +16,7 @@ from avatarvid.sampling.renderer import RendererSampling, WindowSampler
 from avatarvid.stages.refiner import condition, to_tensor
 
 
-def _scores(pred: np.ndarray, gt: np.ndarray, mouth: np.ndarray) -> dict[str, float]:
+def clip_scores(pred: np.ndarray, gt: np.ndarray, mouth: np.ndarray) -> dict[str, float]:
     """Mean PSNR / SSIM over frames, whole box and mouth box; uint8 (N, F, S, S, 3) inputs."""
     rows: dict[str, list[float]] = {"psnr": [], "ssim": [], "mouth_psnr": [], "mouth_ssim": []}
     for clip_p, clip_g, (y0, y1, x0, x1) in zip(pred, gt, mouth, strict=True):
@@ -62,7 +62,9 @@ def score(
     model: RendererUNet, scheduler_config: dict, clips: ClipSet, settings: RendererSampling
 ) -> dict[str, float]:
     """PSNR / SSIM (whole box and mouth) of `model` sampled with `settings` on `clips`."""
-    return _scores(render_clips(model, scheduler_config, clips, settings), clips.gt, clips.mouth)
+    return clip_scores(
+        render_clips(model, scheduler_config, clips, settings), clips.gt, clips.mouth
+    )
 
 
 def evaluate(
@@ -77,7 +79,7 @@ def evaluate(
             "samples": settings.samples,
         }
     }
-    result["warp"] = _scores(clips.warped, clips.gt, clips.mouth)
+    result["warp"] = clip_scores(clips.warped, clips.gt, clips.mouth)
     for name, model in (("untrained", untrained), ("trained", trained)):
         result[name] = score(model, scheduler_config, clips, settings)
     return result

@@ -148,7 +148,7 @@ def _real(
     return ClipSet(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in vars(parts[0])})
 
 
-def _data(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
+def clip_sets(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
     """Training, held-out (and validation) clips, built once and cached in the run directory."""
     sets = {}
     for name, globs, real, n, seed in (
@@ -194,7 +194,7 @@ def build_model(cfg: RendererTrainConfig) -> RendererUNet:
     return model
 
 
-def _batch(
+def training_batch(
     clips: ClipSet,
     rng: np.random.Generator,
     single: int | None,
@@ -236,7 +236,7 @@ class RendererTask:
 
     def __init__(self, cfg: RendererTrainConfig, ctx: Context):
         cfg.output.mkdir(parents=True, exist_ok=True)
-        self.sets = _data(cfg)
+        self.sets = clip_sets(cfg)
         train = self.sets["train"]
         self.clips = train.subset(np.array(shard(range(len(train.gt)), ctx)))
         self.model = build_model(cfg)
@@ -247,7 +247,7 @@ class RendererTask:
     def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
         cfg, ctx, sched = self.cfg, self.ctx, self.noise_scheduler
         single = cfg.batch_frames if step < cfg.stage1_steps else None
-        x0, cond = _batch(
+        x0, cond = training_batch(
             self.clips, ctx.rng, single, cfg.batch_clips, cfg.residual_scale, self.augment
         )
         key = fingerprint(x0)

@@ -27,7 +27,7 @@ import torch
 from pydantic import Field
 
 from avatarvid.data.renderer_clips import ClipSet
-from avatarvid.evaluate.renderer import _scores, score, whole_clip
+from avatarvid.evaluate.renderer import clip_scores, score, whole_clip
 from avatarvid.models.renderer_unet import RendererUNet
 from avatarvid.sampling.renderer import RendererSampling, WindowSampler
 from avatarvid.sampling.schedulers import load_scheduler
@@ -41,7 +41,7 @@ from avatarvid.train.config import (
     load_train_config,
 )
 from avatarvid.train.loop import Context, fingerprint, shard
-from avatarvid.train.renderer import RendererTrainConfig, _data
+from avatarvid.train.renderer import RendererTrainConfig, clip_sets
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class DistillTask:
         cfg.output.mkdir(parents=True, exist_ok=True)
         data_cfg = load_train_config(cfg.data, RendererTrainConfig)
         data_cfg.output.mkdir(parents=True, exist_ok=True)
-        self.sets = _data(data_cfg)
+        self.sets = clip_sets(data_cfg)
         teacher, schedule = load_renderer(cfg.teacher)
         self.teacher, self.schedule = teacher, dict(schedule)
         train = self.sets["train"]
@@ -148,7 +148,7 @@ class DistillTask:
                 continue
             clips = self.sets[name]
             frames = clips.gt.shape[1]
-            metrics[name] = {"warp": _scores(clips.warped, clips.gt, clips.mouth)}
+            metrics[name] = {"warp": clip_scores(clips.warped, clips.gt, clips.mouth)}
             runs = {(cfg.teacher_steps, cfg.teacher_samples), (cfg.teacher_steps, 1), (1, 1)}
             for steps, samples in sorted(runs, reverse=True):
                 settings = whole_clip(frames, steps, 1.0, samples)

@@ -25,7 +25,7 @@ import torch
 from avatarvid.assets import checkpoint_path
 from avatarvid.data.lighting import lambert
 from avatarvid.data.renderer_clips import ClipSet
-from avatarvid.evaluate.renderer import _scores, render_clips
+from avatarvid.evaluate.renderer import clip_scores, render_clips
 from avatarvid.sampling.renderer import RendererSampling, renderer_solver
 from avatarvid.stages.refiner import condition, load_renderer, to_tensor
 from avatarvid.warp.normals import decode_normal_map
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def psnr(correction: torch.Tensor) -> str:
         x = ((warped + correction / scale).clamp(-1, 1).movedim(-3, -1).numpy() + 1) * 127.5
-        s = _scores(x.round().clip(0, 255).astype(np.uint8), clips.gt, clips.mouth)
+        s = clip_scores(x.round().clip(0, 255).astype(np.uint8), clips.gt, clips.mouth)
         return f"{s['psnr']:.2f} (mouth {s['mouth_psnr']:.2f})"
 
     print("warp", psnr(torch.zeros_like(warped)))
@@ -112,7 +112,7 @@ def oracle_relighting(clips: ClipSet) -> np.ndarray:
 
 
 def _table(out: np.ndarray, clips: ClipSet, which: slice) -> str:
-    s = _scores(out[which], clips.gt[which], clips.mouth[which])
+    s = clip_scores(out[which], clips.gt[which], clips.mouth[which])
     return (
         f"PSNR {s['psnr']:.2f} SSIM {s['ssim']:.4f} "
         f"mouth PSNR {s['mouth_psnr']:.2f} mouth SSIM {s['mouth_ssim']:.4f}"
