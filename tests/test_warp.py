@@ -131,7 +131,7 @@ def test_head_motion_moves_the_face_and_keeps_the_background(photo, warper, dete
 def test_render_map_is_the_warp(photo, warper):
     image, lm = photo
     target = head_moved(lm, -4.0, (-6.0, 3.0))
-    map_x, map_y = warper.render_map(target)
+    map_x, map_y, _ = warper.render_map(target)
     assert map_x.shape == image.shape[:2] and map_x.dtype == np.float32
     remapped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     assert np.array_equal(remapped, warper.render(target))
@@ -161,7 +161,7 @@ def test_folded_targets_render_without_garbage(photo, warper):
     folded[ids.UPPER_LIP_BOTTOM, 1] += 12.0
     crumpled = lm + np.random.default_rng(0).normal(0.0, 6.0, lm.shape).astype(np.float32)
     for target in (folded, crumpled, blinked(blinked(lm)), jaw_opened(lm, 60.0)):
-        map_x, map_y = warper.render_map(target)
+        map_x, map_y, _ = warper.render_map(target)
         assert np.isfinite(map_x).all() and np.isfinite(map_y).all()
         assert map_x.min() > -2 and map_x.max() < image.shape[1] + 1
         assert map_y.min() > -2 and map_y.max() < image.shape[0] + 1

@@ -203,7 +203,7 @@ class BodyRenderer:
         values = face_motion.copy()
         values[_BODY_FACE_ZEROED] = 0.0
         face = rig.landmarks(values)
-        fx, fy = warper.render_map(face)
+        fx, fy, mouth = warper.render_map(face)
 
         def through_face(map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return (
@@ -213,7 +213,6 @@ class BodyRenderer:
 
         target = face.copy()
         target[:, :2] = self.body.pose_points(face[:, :2], joints, self.face_weights)
-        mouth = warper.mouth_interior(face)
         return self.body.render(joints, through_face, front, mouth), target
 
 

@@ -34,6 +34,7 @@ from scipy.spatial import Delaunay
 from avatarvid.motion.retarget import BONES, NECK, ROOT, torso_length
 from avatarvid.perception.pose import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 from avatarvid.warp.matte import attached, colour_support, likelier_in, refine_edge
+from avatarvid.warp.mouth import Overlay
 from avatarvid.warp.raster import TriangleWarpMap
 
 # The torso is one rigid-ish piece (an affine fitted to shoulders and hips); limbs and the
@@ -199,8 +200,6 @@ class _Layer:
 # An optional map composed after the body's: (map_x, map_y) into the posed photo -> the same
 # into the photo (the face warp in animate).
 SourceMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-# ((y0, x0) of a box, colours (h, w, 3), coverage (h, w, 1)): paint over a render (MouthPainter)
-Overlay = tuple[tuple[int, int], np.ndarray, np.ndarray]
 
 
 class BodyWarper:

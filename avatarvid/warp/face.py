@@ -17,7 +17,7 @@ from scipy.spatial import Delaunay
 from avatarvid.geometry import Similarity, fit_similarity
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.warp.eyes import EyelidRig
-from avatarvid.warp.mouth import MouthPainter
+from avatarvid.warp.mouth import MouthPainter, Overlay
 from avatarvid.warp.raster import TriangleWarpMap
 
 # Ring radii as multiples of the face oval's distance from the face centre, at the top of
@@ -189,25 +189,19 @@ class FaceWarper:
         depth = np.concatenate([target[:, 2], np.full(len(pts), target[:, 2].max() + 1.0)])
         return np.vstack([mesh, pts]), depth, head.scale
 
-    def render_map(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Full-size float32 backward maps (map_x, map_y) for cv2.remap of the reference: the
-        warp alone, without the mouth interior `render` paints over it."""
+    def render_map(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, Overlay | None]:
+        """Full-size float32 backward maps (map_x, map_y) for cv2.remap of the reference, and
+        the mouth interior `render` paints over the warp (`MouthPainter.interior`, or None):
+        for callers that compose the maps with a further warp (animate's body mode)."""
         h, w = self.shape
         map_y, map_x = np.mgrid[0:h, 0:w].astype(np.float32)
-        points, depth, _ = self.control_points(target)
+        points, depth, scale = self.control_points(target)
         found = self._map(points, depth)
         if found is not None:
             roi, mx, my = found
             map_x[roi], map_y[roi] = mx, my
-        return map_x, map_y
-
-    def mouth_interior(
-        self, target: np.ndarray
-    ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
-        """The mouth interior `render` paints over the warp (`MouthPainter.interior`), for
-        callers that compose `render_map` with a further warp (animate's body mode)."""
-        points, _, scale = self.control_points(target)
-        return self._mouth.interior(self.shape, points[: ids.NUM_LANDMARKS], scale)
+        mouth = self._mouth.interior(self.shape, points[: ids.NUM_LANDMARKS], scale)
+        return map_x, map_y, mouth
 
     def render(self, target: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8: the reference warped so its landmarks land on `target`."""

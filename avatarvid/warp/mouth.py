@@ -15,6 +15,10 @@ import numpy as np
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.warp.frame import Frame
 
+# ((y0, x0) of a box, colours (h, w, 3), coverage (h, w, 1) in [0, 1]): paint laid over a
+# render, e.g. the mouth interior over a warp that cannot draw it
+Overlay = tuple[tuple[int, int], np.ndarray, np.ndarray]
+
 _INNER_CORNERS = (ids.LIPS_INNER[0], ids.UPPER_LIP_INNER[-1])
 _LUMA = np.array([0.299, 0.587, 0.114])
 _DEFAULT_TEETH = np.array([232.0, 226.0, 212.0])
@@ -99,9 +103,7 @@ class MouthPainter:
         roi = out[box].astype(np.float32)
         out[box] = np.clip(roi + mask * (colour - roi) + 0.5, 0, 255).astype(np.uint8)
 
-    def interior(
-        self, shape: tuple[int, int], target: np.ndarray, scale: float
-    ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
+    def interior(self, shape: tuple[int, int], target: np.ndarray, scale: float) -> Overlay | None:
         """The mouth interior of `target` in a frame of `shape`: ((y0, x0) of its box, colours
         (h, w, 3), coverage (h, w, 1) in [0, 1]), or None when the lips part no
         further than the reference's (nothing to paint)."""
