@@ -21,7 +21,12 @@ from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.renderer import RendererSampling
 from avatarvid.train.config import load_train_config
 from avatarvid.train.loop import Context
-from avatarvid.train.renderer import RendererTask, RendererTrainConfig, training_batch
+from avatarvid.train.renderer import (
+    RendererTask,
+    RendererTrainConfig,
+    clip_sets,
+    training_batch,
+)
 from avatarvid.warp.controls import face_box
 from avatarvid.warp.face import FaceWarper
 from avatarvid.warp.normals import FaceNormals
@@ -78,19 +83,38 @@ def test_a_span_too_short_for_the_reference_gap_is_one_error(real_tracks):
         make_real_clips(real_tracks[0], (0.0, 0.4), 1, FRAMES, SIZE, seed=0)
 
 
-def test_config_takes_photos_or_real_clips_not_both(tmp_path, real_tracks, capsys):
+def test_config_needs_photos_or_real_clips(tmp_path, real_tracks, capsys):
     cfg = {"output": str(tmp_path / "w"), "export": str(tmp_path / "e")}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert main(["train", "renderer", "--config", str(path)]) != 0
-    assert "either photos or real_train" in capsys.readouterr().err
+    assert "give photos, real_train or both" in capsys.readouterr().err
     cfg["real_train"] = [{"tracks": str(real_tracks[0]), "end": 0.8}]
     path.write_text(yaml.safe_dump(cfg))
     loaded = load_train_config(path, RendererTrainConfig)
     assert loaded.real_train[0].end == 0.8 and loaded.photos == []
 
 
-def test_tiny_renderer_overfits_two_tracked_clips_below_the_warp(tmp_path, real_tracks):
+def test_photo_clips_are_added_to_the_real_training_clips(tmp_path, real_tracks, astronaut_path):
+    cfg = RendererTrainConfig(
+        real_train=[{"tracks": real_tracks[0]}],
+        photos=[str(astronaut_path)],
+        mixed_photo_clips=3,
+        clips_per_source=2,
+        output=tmp_path / "work",
+        export=tmp_path / "out",
+        size=SIZE,
+        frames=FRAMES,
+    )
+    train = clip_sets(cfg)["train"]
+    real = make_real_clips(real_tracks[0], (0.0, 1.0), 2, FRAMES, SIZE, seed=0, augment=True)
+    assert train.gt.shape == (2 + 3, FRAMES, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(train.gt[:2], real.gt)  # the real clips first, as built alone
+    assert (tmp_path / "work" / f"train_{SIZE}_{FRAMES}.npz").is_file()  # cached for the run
+
+
+@pytest.mark.parametrize("objective", ["diffusion", "one_pass"])
+def test_tiny_renderer_overfits_two_tracked_clips_below_the_warp(tmp_path, real_tracks, objective):
     torch.manual_seed(0)
     cfg = RendererTrainConfig(
         real_train=[{"tracks": p} for p in real_tracks],
@@ -106,24 +130,27 @@ def test_tiny_renderer_overfits_two_tracked_clips_below_the_warp(tmp_path, real_
         stage1_steps=0,
         batch_clips=2,
         cond_dropout=0.0,
+        objective=objective,
     )
     rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
     ctx = Context(0, 1, torch.device("cpu"), rng, generator)
     task = RendererTask(cfg, ctx)
     model = task.model.train()
+    assert model.config.distilled == (objective == "one_pass")  # the sampler runs it in one pass
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     clips: ClipSet = task.clips
     settings = RendererSampling(steps=1, samples=1, window=FRAMES, chunk=FRAMES, overlap=0, known=0)
     schedule = dict(task.noise_scheduler.config)
     gt = clips.gt.astype(float)
     warp = np.mean((clips.warped - gt) ** 2)
+    steps = STEPS if objective == "diffusion" else STEPS // 4  # one pass fits much faster
     errors = []
-    for step in range(STEPS):
+    for step in range(steps):
         loss, _ = task.loss(model, step)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if (step + 1) % (STEPS // 4) == 0:
+        if (step + 1) % (steps // 4) == 0:
             out = render_clips(model.eval(), schedule, clips, settings)
             model.train()
             errors.append(np.mean((out - gt) ** 2) / warp)

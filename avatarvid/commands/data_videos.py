@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if not videos:
         raise InputError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {args.inp}")
     if not args.out.resolve().parent.is_dir():
-        raise InputError(f"output directory {args.out.resolve().parent} does not exist")
+        parent = args.out.resolve().parent
+        raise InputError(f"output directory {parent} does not exist; create it first")
     clips, skipped = [], []
     for video in videos:
         try:

@@ -15,10 +15,11 @@ import glob
 import json
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
-from diffusers import DDPMScheduler
+from diffusers import DDPMScheduler, SchedulerMixin
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avatarvid.assets import examples_dir
@@ -67,7 +68,8 @@ class RealSource(BaseModel):
 
 class RendererTrainConfig(TrainConfig):
     """`output` also caches the clips built from the photos or real clips (rebuilt when
-    missing). Either photos (synthetic ground truth) or real_* sources (real frames)."""
+    missing). Photos (synthetic ground truth), real_* sources (real frames) or, for training,
+    both: the photos' clips are then added to the real ones."""
 
     photos: list[str] = []  # globs (relative to the current directory or absolute)
     heldout_photos: list[str] = []
@@ -79,8 +81,10 @@ class RendererTrainConfig(TrainConfig):
     real_train: list[RealSource] = []
     real_heldout: list[RealSource] = []
     real_validation: list[RealSource] = []
-    # Real clips only: build the training clips without colour changes and give every batch its
-    # own camera (`CameraAugment`: mirror, gain, gamma, saturation, resolution) instead.
+    # With both photos and real_train: clips per training photo face added to the real clips.
+    mixed_photo_clips: int = Field(16, ge=1)
+    # Build the training clips without colour changes and give every batch its own camera
+    # (`CameraAugment`: mirror, gain, gamma, saturation, resolution) instead.
     online_augment: bool = False
     # Start from these weights (a renderer checkpoint with the same block layout) instead of
     # random ones; "untrained" in metrics.json is then this checkpoint.
@@ -88,6 +92,12 @@ class RendererTrainConfig(TrainConfig):
     # Written into the exported scheduler config: whether the sampler clips its x0 estimate
     # (the residual times residual_scale) to [-1, 1].
     clip_sample: bool = True
+    # "diffusion": v-prediction at random timesteps (the sampler's few steps from noise).
+    # "one_pass": the one-pass student's form (`distilled: true`, as train/renderer_distill.py
+    # exports) regressed on the truth itself: its x0 estimate from a zero sample at t = T, i.e.
+    # what a 1-step sample estimates (the conditional mean of the correction), with every
+    # step of training spent there and one network pass per frame at inference.
+    objective: Literal["diffusion", "one_pass"] = "diffusion"
     speech: ExistingFile = Field(default_factory=lambda: examples_dir() / "speech.wav")
     size: int = Field(64, ge=16)
     frames: int = Field(8, ge=1)
@@ -109,9 +119,9 @@ class RendererTrainConfig(TrainConfig):
     train: RendererLoopSettings = RendererLoopSettings()
 
     @model_validator(mode="after")
-    def _one_source(self) -> RendererTrainConfig:
-        if bool(self.photos) == bool(self.real_train):
-            raise ValueError("give either photos or real_train")
+    def _some_source(self) -> RendererTrainConfig:
+        if not self.photos and not self.real_train:
+            raise ValueError("give photos, real_train or both")
         return self
 
 
@@ -145,11 +155,16 @@ def _real(
         make_real_clips(s.tracks, (s.start, s.end), n, cfg.frames, cfg.size, seed + i, augment)
         for i, s in enumerate(sources)
     ]
+    return concatenated(parts)
+
+
+def concatenated(parts: list[ClipSet]) -> ClipSet:
     return ClipSet(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in vars(parts[0])})
 
 
 def clip_sets(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
     """Training, held-out (and validation) clips, built once and cached in the run directory."""
+    cfg.output.mkdir(parents=True, exist_ok=True)
     sets = {}
     for name, globs, real, n, seed in (
         ("train", cfg.photos, cfg.real_train, cfg.clips_per_source, cfg.train.seed),
@@ -162,13 +177,15 @@ def clip_sets(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
             continue
         path = cfg.output / f"{name}_{cfg.size}_{cfg.frames}.npz"
         if not path.is_file():
-            if real:
-                clips = _real(real, n, cfg, seed, name == "train" and not cfg.online_augment)
-            else:
+            augment = name == "train" and not cfg.online_augment
+            parts = [_real(real, n, cfg, seed, augment)] if real else []
+            if globs:
+                per_face = cfg.mixed_photo_clips if real else n
                 sources = face_sources(_paths(globs))
-                clips = make_clips(
-                    sources, cfg.speech, n, cfg.frames, cfg.size, seed, augment=name == "train"
+                parts.append(
+                    make_clips(sources, cfg.speech, per_face, cfg.frames, cfg.size, seed, augment)
                 )
+            clips = concatenated(parts)
             clips.save(path)
             log.info("%s: %d clips", name, len(clips.gt))
         sets[name] = ClipSet.load(path)
@@ -185,6 +202,7 @@ def build_model(cfg: RendererTrainConfig) -> RendererUNet:
         heads=cfg.heads,
         sample_size=cfg.size,
         residual_scale=cfg.residual_scale,
+        distilled=cfg.objective == "one_pass",
     )
     if cfg.init is not None:
         try:
@@ -231,6 +249,17 @@ def loss_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> tor
     return snr.clamp(max=gamma) / (snr + 1)
 
 
+def one_pass_x0(
+    model: torch.nn.Module, scheduler: SchedulerMixin, cond: torch.Tensor, shape: torch.Size
+) -> torch.Tensor:
+    """A one-pass student's output: its v-prediction on a zero sample at t = T read as DDIM's
+    one trailing step, x0 = sqrt(a_T) x_T - sqrt(1 - a_T) v with x_T = 0."""
+    last = scheduler.config.num_train_timesteps - 1
+    t = torch.tensor([last], device=cond.device)
+    v = model(torch.zeros(shape, device=cond.device), t, cond)
+    return -(float(1 - scheduler.alphas_cumprod[last]) ** 0.5) * v
+
+
 class RendererTask:
     """Random frames (stage 1) or clips (stage 2) of this rank's share of the training clips."""
 
@@ -252,6 +281,8 @@ class RendererTask:
         )
         key = fingerprint(x0)
         x0, cond = x0.to(ctx.device), cond.to(ctx.device)
+        if cfg.objective == "one_pass":
+            return (one_pass_x0(model, sched, cond, x0.shape) - x0).pow(2).mean(), key
         keep = torch.rand(len(x0), generator=ctx.generator).to(ctx.device) >= cfg.cond_dropout
         cond = cond * keep[:, None, None, None, None]
         noise = torch.randn(x0.shape, generator=ctx.generator).to(ctx.device)

@@ -41,7 +41,7 @@ from avatarvid.train.config import (
     load_train_config,
 )
 from avatarvid.train.loop import Context, fingerprint, shard
-from avatarvid.train.renderer import RendererTrainConfig, clip_sets
+from avatarvid.train.renderer import RendererTrainConfig, clip_sets, one_pass_x0
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,6 @@ class DistillTask:
         self.clips, self.targets = train.subset(index), targets[index]
         self.model = student_from(teacher)
         self.noise_scheduler = load_scheduler(cfg.teacher)
-        last = self.noise_scheduler.config.num_train_timesteps - 1
-        self.t = torch.tensor([last])
-        # x0 = sqrt(a) x_t - sqrt(1 - a) v with x_t = 0: DDIM's one trailing step from zeros
-        self.v_to_x0 = -(float(1 - self.noise_scheduler.alphas_cumprod[last]) ** 0.5)
         self.cfg, self.ctx = cfg, ctx
 
     def loss(self, model: torch.nn.Module, step: int) -> tuple[torch.Tensor, str]:
@@ -133,7 +129,7 @@ class DistillTask:
         parts = self.clips.subset(c).condition_inputs()
         cond = torch.stack([condition(*p) for p in parts]).to(self.ctx.device)
         target = torch.from_numpy(self.targets[c].astype(np.float32)).to(self.ctx.device)
-        x0 = self.v_to_x0 * model(torch.zeros_like(target), self.t.to(self.ctx.device), cond)
+        x0 = one_pass_x0(model, self.noise_scheduler, cond, target.shape)
         return (x0 - target).pow(2).mean(), fingerprint(c)
 
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
