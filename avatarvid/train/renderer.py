@@ -5,8 +5,11 @@ stage 2 on clips (temporal layers on). v-prediction; the loss is uniform over ti
 `min_snr_gamma` asks for min-SNR weighting, which starves the high-noise steps: the few-step
 sampler's first step is the network's conditional mean at t = T, learnt only there. Conditions
 are dropped together with probability `cond_dropout` so classifier-free guidance has an
-unconditional model. The shared loop (train/loop.py) does the rest: AdamW with warm-up and
-cosine decay, EMA (what is exported), resume; the held-out scores go to `metrics.json`.
+unconditional model. `objective: one_pass` instead trains the one-pass student's form on the
+truth (`one_pass_x0`): only that conditional mean, run once per frame. The training clips are
+photos animated and relit (synthetic truth), tracked real video, or both. The shared loop
+(train/loop.py) does the rest: AdamW with warm-up and cosine decay, EMA (what is exported),
+resume; the held-out scores go to `metrics.json`.
 """
 
 from __future__ import annotations
