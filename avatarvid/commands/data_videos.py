@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from avatarvid.errors import InputError
+from avatarvid.pipelines.paths import check_output_parent
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 log = logging.getLogger(__name__)
@@ -37,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
     videos = sorted(p for p in args.inp.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
         raise InputError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {args.inp}")
-    if not args.out.resolve().parent.is_dir():
-        parent = args.out.resolve().parent
-        raise InputError(f"output directory {parent} does not exist; create it first")
+    check_output_parent(args.out)
     clips, skipped = [], []
     for video in videos:
         try:

@@ -75,10 +75,10 @@ def run_benchmark(
             raise InputError(f"bench {label} {path} does not exist; pass --{label}")
     from avatarvid.config.load import load_config
     from avatarvid.pipelines.control import model_device
+    from avatarvid.pipelines.paths import check_output_parent
 
     model_device(load_config(preset, device=device).device, needs_model=True)  # fail early
-    if not Path(json_path).resolve().parent.is_dir():
-        raise InputError(f"output directory {Path(json_path).resolve().parent} does not exist")
+    check_output_parent(json_path)
     runs = []
     print(
         f"{'size':>5} {'audio s':>8} {'frames':>7} {'wall s':>7} {'fps':>7} {'RTF':>6} "

@@ -26,13 +26,20 @@ def check_input_file(label: str, path: Path) -> None:
         raise InputError(f"{label} {path} is not a regular file")
 
 
+def check_output_parent(path: Path) -> Path:
+    """The folder an output (file or folder) goes in must exist: a mistyped path fails instead
+    of growing new folders. Returns that folder."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"output directory {folder} does not exist; create it first")
+    return folder
+
+
 def check_output_file(label: str, path: Path) -> None:
     """An output's folder must exist and be writable; the output itself must not be a folder
     and its temporary name must fit the file system."""
     path = Path(path)
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError(f"output directory {folder} does not exist")
+    folder = check_output_parent(path)
     if path.is_dir():
         raise InputError(f"{label} {path} is a folder; give a file name")
     if not os.access(folder, os.W_OK):

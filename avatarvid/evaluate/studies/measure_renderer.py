@@ -50,7 +50,7 @@ def measure_pair(image: Path, audio: Path, seconds: float, size: int, tmp: Path)
     wav = tmp / "speech.wav"
     write_looped_speech(audio, seconds, wav)
     cfg = load_config("diffusion", size=size)
-    framed, landmarks = prepare_reference(load_image(image), cfg, None)
+    _, landmarks = prepare_reference(load_image(image), cfg, None)
     box = face_box(landmarks)
     out = {}
     for preset in ("default", "diffusion"):
