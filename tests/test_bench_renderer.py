@@ -15,13 +15,15 @@ def test_a_convolution_counts_two_flops_per_multiply_add():
     assert flops(lambda: conv(x)) == 2 * 3 * 8 * 9 * 16 * 16
 
 
-def test_renderer_flops_grow_with_the_box():
+def test_renderer_flops_grow_with_the_box_unless_it_runs_on_pixel_blocks():
     torch.manual_seed(0)
     per_frame = {}
-    for size in (32, 64):
-        net = RendererUNet(block_channels=(8, 16, 32), sample_size=size).eval()
+    for size, patch in ((32, 1), (64, 1), (64, 2)):
+        net = RendererUNet(block_channels=(8, 16, 32), sample_size=size, patch_size=patch).eval()
         x, cond = torch.zeros(1, 2, 3, size, size), torch.zeros(1, 2, COND_CHANNELS, size, size)
         with torch.no_grad():
-            per_frame[size] = flops(lambda: net(x, torch.tensor([10]), cond)) / 2  # noqa: B023
+            per_frame[size, patch] = flops(lambda: net(x, torch.tensor([10]), cond)) / 2  # noqa: B023
     # convolutions scale with the pixels (x4), attention faster, the timestep MLP not at all
-    assert 3.9 < per_frame[64] / per_frame[32] < 6.0
+    assert 3.9 < per_frame[64, 1] / per_frame[32, 1] < 6.0
+    # on 2x2 blocks only the outer two convolutions see 4x the channels
+    assert 1.0 < per_frame[64, 2] / per_frame[32, 1] < 1.3

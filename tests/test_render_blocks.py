@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 
 from avatarvid.models.blocks import (
@@ -14,6 +15,7 @@ from avatarvid.models.blocks import (
     TemporalConv,
 )
 from avatarvid.models.renderer_unet import COND_CHANNELS, RendererUNet
+from avatarvid.train.renderer import RendererTrainConfig, on_pixel_blocks
 
 TINY = dict(block_channels=(8, 16), attention_levels=(False, True), heads=2)
 
@@ -66,9 +68,10 @@ def test_blocks_equal_their_per_frame_version_until_trained():
     assert (block(x, temb, 4) - alone).abs().max() > 1e-3
 
 
-def test_unet_is_per_frame_2d_at_init_and_not_after_temporal_training():
+@pytest.mark.parametrize("patch_size", [1, 2])
+def test_unet_is_per_frame_2d_at_init_and_not_after_temporal_training(patch_size):
     torch.manual_seed(0)
-    model = RendererUNet(**TINY).eval()
+    model = RendererUNet(**TINY, patch_size=patch_size).eval()
     x, cond = torch.randn(2, 4, 3, 16, 16), torch.randn(2, 4, COND_CHANNELS, 16, 16)
     t = torch.tensor([10, 900])
     with torch.no_grad():
@@ -80,6 +83,33 @@ def test_unet_is_per_frame_2d_at_init_and_not_after_temporal_training():
             if "temporal" in name:
                 p.add_(0.05 * torch.randn_like(p))
         assert (model(x, t, cond) - frames).abs().max() > 1e-3
+
+
+def test_pixel_block_network_starts_as_the_pixel_one_on_the_reduced_box():
+    """on_pixel_blocks: the patch-2 network at 32 px = the patch-1 one on the area-reduced
+    16 px box, its output repeated over each 2x2 block."""
+    torch.manual_seed(0)
+    pixels = RendererUNet(**TINY, sample_size=16).eval()
+    for p in pixels.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    blocks = RendererUNet(**TINY, sample_size=32, patch_size=2).eval()
+    blocks.load_state_dict(on_pixel_blocks(pixels.state_dict(), 2))
+    x, cond = torch.randn(1, 3, 3, 32, 32), torch.randn(1, 3, COND_CHANNELS, 32, 32)
+
+    def reduced(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(t.flatten(0, 1), 2).unflatten(0, t.shape[:2])
+
+    with torch.no_grad():
+        small = pixels(reduced(x), 500, reduced(cond))
+        out = blocks(x, 500, cond)
+    assert out.shape == x.shape
+    repeated = small.repeat_interleave(2, dim=-1).repeat_interleave(2, dim=-2)
+    torch.testing.assert_close(out, repeated, rtol=0, atol=1e-5)
+    assert small.abs().mean() > 0.05  # not a vacuous match of two near-zero outputs
+    with pytest.raises(ValueError, match="sample_size"):
+        RendererUNet(**TINY, sample_size=18, patch_size=2)
+    with pytest.raises(ValueError, match="size must divide"):
+        RendererTrainConfig(photos=["a.jpg"], size=130, patch_size=2, output="o", export="e")
 
 
 def test_unet_save_load_roundtrip(tmp_path):

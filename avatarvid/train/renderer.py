@@ -103,6 +103,9 @@ class RendererTrainConfig(TrainConfig):
     objective: Literal["diffusion", "one_pass"] = "diffusion"
     speech: ExistingFile = Field(default_factory=lambda: examples_dir() / "speech.wav")
     size: int = Field(64, ge=16)
+    # > 1: the U-Net runs on patch_size x patch_size pixel blocks (models/renderer_unet.py);
+    # a patch-1 `init` then starts it as itself on the area-reduced box, upsampled by nearest.
+    patch_size: int = Field(1, ge=1)
     frames: int = Field(8, ge=1)
     clips_per_source: int = Field(24, ge=1)
     heldout_clips_per_source: int = Field(6, ge=1)
@@ -125,6 +128,8 @@ class RendererTrainConfig(TrainConfig):
     def _some_source(self) -> RendererTrainConfig:
         if not self.photos and not self.real_train:
             raise ValueError("give photos, real_train or both")
+        if self.size % (self.patch_size * 2 ** (len(self.block_channels) - 1)):
+            raise ValueError("size must divide by patch_size * 2 ** (len(block_channels) - 1)")
         return self
 
 
@@ -195,9 +200,22 @@ def clip_sets(cfg: RendererTrainConfig) -> dict[str, ClipSet]:
     return sets
 
 
+def on_pixel_blocks(state: dict[str, torch.Tensor], p: int) -> dict[str, torch.Tensor]:
+    """A patch-1 renderer's weights for the same network on p x p pixel blocks, computing
+    exactly the patch-1 network on the box area-reduced by p, its output repeated over each
+    block: the input convolution averages the p * p sub-pixels of every channel
+    (pixel_unshuffle puts channel c's sub-pixels at c * p * p ...), the output one copies."""
+    state = dict(state)
+    blocks = p * p
+    state["conv_in.weight"] = state["conv_in.weight"].repeat_interleave(blocks, dim=1) / blocks
+    for name in ("conv_out.weight", "conv_out.bias"):
+        state[name] = state[name].repeat_interleave(blocks, dim=0)
+    return state
+
+
 def build_model(cfg: RendererTrainConfig) -> RendererUNet:
     """A new network, with `cfg.init`'s weights when given (convolutions do not depend on the
-    box size, so a 64 px checkpoint can start a 128 px one)."""
+    box size, so a 64 px checkpoint can start a 128 px one; a patch-1 one a patched one)."""
     model = RendererUNet(
         block_channels=tuple(cfg.block_channels),
         layers_per_block=cfg.layers_per_block,
@@ -206,10 +224,15 @@ def build_model(cfg: RendererTrainConfig) -> RendererUNet:
         sample_size=cfg.size,
         residual_scale=cfg.residual_scale,
         distilled=cfg.objective == "one_pass",
+        patch_size=cfg.patch_size,
     )
     if cfg.init is not None:
+        init = RendererUNet.from_pretrained(cfg.init)
+        state = init.state_dict()
+        if init.config.patch_size == 1 < cfg.patch_size:
+            state = on_pixel_blocks(state, cfg.patch_size)
         try:
-            model.load_state_dict(RendererUNet.from_pretrained(cfg.init).state_dict())
+            model.load_state_dict(state)
         except RuntimeError as err:
             raise InputError(f"init {cfg.init} does not fit the configured network") from err
     return model

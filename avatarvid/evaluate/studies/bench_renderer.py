@@ -1,15 +1,17 @@
 """Renderer U-Net vs diffusers' UNet3DConditionModel at equal parameters, resolution, frames.
 
-    avatarvid study bench_renderer [--size 64] [--frames 8] [--threads N] [--json out.json]
+    avatarvid study bench_renderer [--size 64] [--patch-size 1] [--frames 8] [--threads N]
+                                   [--json out.json]
 
 Both get the same 18-channel input (noisy sample + 15 condition channels) and return 3
-channels. The peer uses its usual layout (cross-attention blocks at the two highest
-resolutions, a plain block at the lowest) with a single zero context token, and its widths are
-scaled until its parameter count is within a few percent of ours. Timings are interleaved and
-the median of several repeats is reported, because this machine is shared. FLOPs per frame and
-network pass are counted by torch's FlopCounterMode (convolutions, matmuls, attention: 2 per
-multiply-add; norms and activations are not counted), and the measured time is set against the
-time those FLOPs take at FLOOR_GFLOPS per thread (this CPU's ~55 GFLOP/s per core).
+channels (ours on `--patch-size` pixel blocks when > 1, the peer on pixels). The peer uses its
+usual layout (cross-attention blocks at the two highest resolutions, a plain block at the
+lowest) with a single zero context token, and its widths are scaled until its parameter count
+is within a few percent of ours. Timings are interleaved and the median of several repeats is
+reported, because this machine is shared. FLOPs per frame and network pass are counted by
+torch's FlopCounterMode (convolutions, matmuls, attention: 2 per multiply-add; norms and
+activations are not counted), and the measured time is set against the time those FLOPs take
+at FLOOR_GFLOPS per thread (this CPU's ~55 GFLOP/s per core).
 """
 
 from __future__ import annotations
@@ -83,9 +85,9 @@ def flops(fn) -> int:
 
 
 @torch.no_grad()
-def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
+def bench(name: str, shape: dict, size: int, frames: int, repeats: int, patch: int = 1) -> dict:
     torch.manual_seed(0)
-    ours = RendererUNet(sample_size=size, **shape).eval()
+    ours = RendererUNet(sample_size=size, patch_size=patch, **shape).eval()
     theirs = matched_peer(params(ours), size).eval()
     x = torch.randn(1, frames, 3, size, size)
     cond = torch.randn(1, frames, COND_CHANNELS, size, size)
@@ -111,6 +113,7 @@ def bench(name: str, shape: dict, size: int, frames: int, repeats: int) -> dict:
     return {
         "config": name,
         "size": size,
+        "patch_size": patch,
         "frames": frames,
         "ours_params": params(ours),
         "peer_params": params(theirs),
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="avatarvid study bench_renderer", description=__doc__.splitlines()[0]
     )
     ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--patch-size", type=int, default=1, help="ours on pixel blocks of this side")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 or 2 here)")
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = [
-        bench(name, shape, args.size, args.frames, args.repeats)
+        bench(name, shape, args.size, args.frames, args.repeats, args.patch_size)
         for name, shape in configs().items()
     ]
     print("| config | params ours / peer | s per frame-step ours / peer | ours faster by "
