@@ -31,6 +31,12 @@ from avatarvid.models.blocks import (
 COND_CHANNELS = 15
 
 
+def box_unit(patch_size: int, levels: int) -> int:
+    """What a face box's side must divide by: a pixel block per patch, halved at every level
+    below the first."""
+    return patch_size * 2 ** (levels - 1)
+
+
 class _Level(nn.Module):
     """ResBlocks, each optionally followed by spatial then temporal attention."""
 
@@ -86,7 +92,7 @@ class RendererUNet(ModelMixin, ConfigMixin):
         super().__init__()
         if len(attention_levels) != len(block_channels):
             raise ValueError("attention_levels needs one entry per block_channels entry")
-        if sample_size % (patch_size * 2 ** (len(block_channels) - 1)):
+        if sample_size % box_unit(patch_size, len(block_channels)):
             raise ValueError("sample_size must divide by patch_size * 2 ** (levels - 1)")
         c0, blocks = block_channels[0], patch_size**2
         temb = 4 * c0

@@ -35,7 +35,7 @@ from avatarvid.data.renderer_clips import (
 )
 from avatarvid.errors import InputError
 from avatarvid.evaluate.renderer import evaluate
-from avatarvid.models.renderer_unet import RendererUNet
+from avatarvid.models.renderer_unet import RendererUNet, box_unit
 from avatarvid.stages.refiner import condition, to_tensor
 from avatarvid.train import loop
 from avatarvid.train.config import (
@@ -128,7 +128,7 @@ class RendererTrainConfig(TrainConfig):
     def _some_source(self) -> RendererTrainConfig:
         if not self.photos and not self.real_train:
             raise ValueError("give photos, real_train or both")
-        if self.size % (self.patch_size * 2 ** (len(self.block_channels) - 1)):
+        if self.size % box_unit(self.patch_size, len(self.block_channels)):
             raise ValueError("size must divide by patch_size * 2 ** (len(block_channels) - 1)")
         return self
 
