@@ -30,7 +30,7 @@ from avatarvid.perception.person_track import (
     consistent_sides,
 )
 from avatarvid.perception.pose import VISIBLE
-from avatarvid.perception.smoothing import fill_gaps, one_euro, one_euro_both_ways
+from avatarvid.perception.smoothing import fill_gaps, one_euro_both_ways
 from avatarvid.perception.split_track import PoseRows, track_person
 
 # Driver frames are analysed at most this large (the models work at 192-256 px internally),
@@ -221,7 +221,10 @@ def track_driver(
     height = size[1]
     points = one_euro_both_ways(tracks[:, :, :2] / height, reader.fps, **_POSE_FILTER) * height
     face_arr = fill_gaps(face_arr, np.repeat(face_seen_arr[:, None], face_arr.shape[1], axis=1))
-    face_arr = np.nan_to_num(one_euro(face_arr, reader.fps, **FACE_FILTER))
+    # Both ways, as the pose: filtered forwards only, the face trailed the driver by about half
+    # a frame (a 2.5 Hz jaw 0.4 frames, a head sway 0.76), and self-reenactment matched the
+    # real frame before better than its own.
+    face_arr = np.nan_to_num(one_euro_both_ways(face_arr, reader.fps, **FACE_FILTER))
     return DriverTrack(
         reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height,
         depth=tracks[:, :, 2],
