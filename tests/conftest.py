@@ -30,6 +30,17 @@ def render_face_video(path: Path, photo: np.ndarray, motion_rows: np.ndarray, fp
     return path
 
 
+def lag_frames(late: np.ndarray, early: np.ndarray, reach: int = 3) -> float:
+    """How many frames (sub-frame, by a parabola through the best correlation) `late` trails
+    `early`; both (T,) tracks of the same motion at any scale."""
+    a, b = ((x - x.mean()) / x.std() for x in (late, early))
+    shifts = np.arange(-reach, reach + 1)
+    corr = np.array([np.mean(a[reach + s : len(a) - reach + s] * b[reach:-reach]) for s in shifts])
+    i = int(np.clip(np.argmax(corr), 1, len(corr) - 2))
+    bend = corr[i - 1] - 2 * corr[i] + corr[i + 1]
+    return float(shifts[i] + (corr[i - 1] - corr[i + 1]) / (2 * bend))
+
+
 @pytest.fixture(scope="session")
 def astronaut_path() -> Path:
     return EXAMPLES / "astronaut.png"

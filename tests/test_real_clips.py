@@ -12,6 +12,7 @@ import zipfile
 import cv2
 import numpy as np
 import pytest
+from conftest import lag_frames
 
 from avatarvid.assets import checkpoint_path
 from avatarvid.cli import main
@@ -81,9 +82,10 @@ def test_clips_are_cut_at_the_gap_with_tracks_of_the_schema(shards):
     out, _ = shards
     manifest = json.loads((out / "manifest.json").read_text())
     talker = [c for c in manifest["clips"] if c["person"] == "talker"]
-    # mediapipe's video mode holds a vanished face for a few frames before it reports none
+    # mediapipe's video mode holds a vanished face for a few frames before it reports none, on
+    # landmarks that jump in size (26 %): the clip ends at the jump, not where they stop
     (first, second) = [(c["start_frame"], c["num_frames"]) for c in talker]
-    assert first[0] == 0 and PART <= first[1] <= PART + 3
+    assert first == (0, PART)
     assert second == (PART + GAP, PART)
     tracks = np.load(out / talker[1]["tracks"])
     assert tracks["landmarks"].shape == (PART, 478, 3)
@@ -101,6 +103,10 @@ def test_fitted_motion_follows_the_motion_that_drove_the_clip(shards):
     for name in ("head_yaw", "jaw_open"):
         j = MOTION_LAYOUT.index(name)
         assert pearson(fitted[:, j], truth[PART:, j]) > 0.8, name
+        # smoothed as the product's driver is, both ways: forwards only it trailed by LAG
+        # filtered both ways as the product's driver is: yaw / jaw lag 0.07 / -0.21 frames
+        # (the jaw is clipped at its closed reference); forwards only they trailed 0.55 / 0.50
+        assert abs(lag_frames(fitted[:, j], truth[PART:, j])) < 0.3, name
 
 
 def test_manifest_states_the_identity_split_and_licences(shards):

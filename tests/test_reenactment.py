@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import render_face_video
+from conftest import lag_frames, render_face_video
 
 from avatarvid.cli import main
 from avatarvid.evaluate.metrics import eye_aspect_ratio, mouth_aperture, pearson
@@ -80,17 +80,6 @@ def test_face_mode_carries_eyes_and_mouth(face_driver, astronaut_path, tmp_path)
     assert pearson(driver_mouth, out_mouth) >= 0.9
 
 
-def _lag_frames(late: np.ndarray, early: np.ndarray, reach: int = 3) -> float:
-    """How many frames (sub-frame, by a parabola through the best correlation) `late` trails
-    `early`; both (T,) tracks of the same motion at any scale."""
-    a, b = ((x - x.mean()) / x.std() for x in (late, early))
-    shifts = np.arange(-reach, reach + 1)
-    corr = np.array([np.mean(a[reach + s : len(a) - reach + s] * b[reach:-reach]) for s in shifts])
-    i = int(np.clip(np.argmax(corr), 1, len(corr) - 2))
-    bend = corr[i - 1] - 2 * corr[i] + corr[i + 1]
-    return float(shifts[i] + (corr[i - 1] - corr[i + 1]) / (2 * bend))
-
-
 def test_face_driver_track_keeps_time(tmp_path, astronaut_path):
     """A fast jaw (2.5 Hz) and head sway on a driver whose motion is known come out of the
     driver's smoothed track on time: filtered forwards only they trailed by 0.4 and 0.76 of a
@@ -104,4 +93,4 @@ def test_face_driver_track_keeps_time(tmp_path, astronaut_path):
     driver = render_face_video(tmp_path / "sway.mp4", photo, m.values, FPS)
     track = Motion(track_driver(driver, FaceMotionFitter(None, "relative"), False).face, FPS)
     for name in ("jaw_open", "head_tx"):
-        assert abs(_lag_frames(track[name], m[name])) < 0.2, name
+        assert abs(lag_frames(track[name], m[name])) < 0.2, name

@@ -1,15 +1,17 @@
 """Real talking-face video -> clip shards: frames (mp4), tracks (npz) and a manifest.
 
 Every frame is tracked with the product's face mesh in video mode (`FaceMeshTracker`); a run
-of frames without a face longer than `MAX_GAP_SECONDS`, or a scene cut (a jump in the
-frames' coarse grey image), ends a clip, and shorter gaps are filled. Within a clip the
-landmarks are completed and One-Euro filtered (`perception.smoothing`, the face driver's
-`FACE_FILTER` settings, in inter-ocular units) and each frame is fitted with the expression
-rig (`FaceRig.fit`) relative to the clip's most neutral frame, so tracks carry the motion
-schema the model produces. Identity split (see `clip_sources`): with the packaged sources
-franck is `train`, the carphone man `validation` and the cap12/cap13 man `held_out`, each a
-whole person, never split by time; the manifest states it. A build adds to an existing
-manifest: clips of source files not rebuilt are kept, so one new video is tracked alone.
+of frames without a face longer than `MAX_GAP_SECONDS`, a scene cut (a jump in the frames'
+coarse grey image) or a jump of the track (a lost face the tracker still holds) ends a clip,
+and shorter gaps are filled. Within a clip the landmarks are completed and One-Euro filtered
+both ways, as the face driver's are (`perception.smoothing`, `FACE_FILTER`, in inter-ocular
+units; forwards only, a track trails its video by about half a frame), and each frame is
+fitted with the expression rig (`FaceRig.fit`) relative to the clip's most neutral frame, so
+tracks carry the motion schema the model produces. Identity split (see `clip_sources`): with
+the packaged sources franck is `train`, the carphone man `validation` and the cap12/cap13 man
+`held_out`, each a whole person, never split by time; the manifest states it. A build adds to
+an existing manifest: clips of source files not rebuilt are kept, so one new video is tracked
+alone.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception import landmark_ids as ids
 from avatarvid.perception.face_mesh import FaceMeshTracker
-from avatarvid.perception.smoothing import fill_gaps, one_euro
+from avatarvid.perception.smoothing import fill_gaps, one_euro_both_ways
 
 MAX_GAP_SECONDS = 0.25
 MIN_CLIP_SECONDS = 1.0
 SCENE_CUT = 30.0  # mean absolute change of the 32x32 grey image, 0..255
+TRACK_JUMP = 0.15  # |log| of the mesh's change of size in one frame that ends a clip
 EMPTY = np.zeros((ids.NUM_LANDMARKS, 3), np.float32)
 SPLIT_POLICY = (
     "identity split: every clip of a person is in one split; held_out persons are never "
@@ -70,12 +73,26 @@ def track(path: Path, max_seconds: float | None = None) -> Track:
     return Track(reader.fps, np.stack(marks).astype(np.float32), np.array(found), np.array(cuts))
 
 
+def track_jumps(t: Track) -> np.ndarray:
+    """(T,) bool: the mesh changed size by more than `TRACK_JUMP` since the frame before.
+
+    Mediapipe's video mode holds a vanished face for a few frames, on garbage landmarks: the
+    astronaut's face painted over jumped 26 % in size and closed its eyes, while real talkers
+    change by at most 4 % a frame (franck, carphone, cap12, cap13)."""
+    size = t.landmarks[:, :, :2].std(axis=1).mean(axis=1)
+    both = t.found[1:] & t.found[:-1]
+    ratio = np.log(np.maximum(size[1:], 1e-6) / np.maximum(size[:-1], 1e-6))
+    return np.concatenate([[False], both & (np.abs(ratio) > TRACK_JUMP)])
+
+
 def segments(t: Track) -> list[tuple[int, int]]:
-    """[start, end) frame ranges between long face gaps and scene cuts, each long enough."""
+    """[start, end) frame ranges between long face gaps, scene cuts and jumps of the track,
+    each long enough."""
     max_gap = max(1, round(MAX_GAP_SECONDS * t.fps))
+    breaks = t.cuts | track_jumps(t)
     out, start, last, n = [], None, None, len(t.found)
     for i in range(n + 1):
-        cut = i < n and t.cuts[i]
+        cut = i < n and breaks[i]
         if start is not None and (i == n or cut or (not t.found[i] and i - last >= max_gap)):
             out.append((start, last + 1))
             start = None
@@ -91,7 +108,7 @@ def fit_clip(t: Track, start: int, end: int) -> tuple[np.ndarray, np.ndarray, in
     lm = fill_gaps(lm, np.broadcast_to(ok[:, None, None], lm.shape))
     eyes = lm[0, ids.RIGHT_EYE_OUTER, :2] - lm[0, ids.LEFT_EYE_OUTER, :2]
     iod = float(np.linalg.norm(eyes)) or 1.0
-    lm = one_euro(lm / iod, t.fps, **FACE_FILTER) * iod  # filtered in inter-ocular units
+    lm = one_euro_both_ways(lm / iod, t.fps, **FACE_FILTER) * iod  # in inter-ocular units
     ref = reference_frame(lm)
     rig = FaceRig(lm[ref])
     return lm.astype(np.float32), np.stack([rig.fit(x) for x in lm]), ref
