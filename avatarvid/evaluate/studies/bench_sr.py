@@ -1,5 +1,7 @@
 """Frames per second of the SR models on this CPU (random frames; speed does not depend on
-content): x2 256 -> 512, the x4 cascade 128 -> 256 -> 512, fast and diffusion; with --memory,
+content): x2 256 -> 512, the x4 cascade 128 -> 256 -> 512, fast and diffusion, and fast x2 with
+a guide over the whole frame (the network's cost; `upscale --reference` adds the face tracking
+and optical flow that make the guide, ~30 ms a frame); with --memory,
 the peak RSS and time of `avatarvid upscale` on large frames (e.g. x4 of 512 px -> 2048 px).
 
 usage: avatarvid study bench_sr [--frames 32] [--threads 2] [--memory 512 768 --scale 4]
@@ -22,14 +24,16 @@ import torch
 from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
 
 
-def fps(variant: str, scale: int, frames: int, steps: int) -> float:
+def fps(variant: str, scale: int, frames: int, steps: int, guided: bool = False) -> float:
     schedule = load_sr_schedule(variant) if variant == "diffusion" else None
     up = VideoUpscaler(load_sr_model(variant), scale, steps=steps, schedule=schedule)
     rng = np.random.default_rng(0)
     side = 512 // scale
     inputs = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(frames)]
+    guide = (rng.integers(0, 256, (512, 512, 3), dtype=np.uint8), np.ones((512, 512), np.float32))
     start = time.perf_counter()
-    done = sum(len(up.push(f)) for f in inputs) + len(up.flush())
+    done = sum(len(up.push(f, *guide) if guided else up.push(f)) for f in inputs)
+    done += len(up.flush())
     return done / (time.perf_counter() - start)
 
 
@@ -75,10 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared; >1.5 = busy)")
-    for variant, scale in (("fast", 2), ("fast", 4), ("diffusion", 2)):
+    for variant, scale, guided in (
+        ("fast", 2, False),
+        ("fast", 4, False),
+        ("diffusion", 2, False),
+        ("fast", 2, True),
+    ):
         frames = args.frames if variant == "fast" else max(16, args.frames // 2)
-        speed = fps(variant, scale, frames, args.steps)
-        print(f"{variant} x{scale} -> 512 px: {speed:.2f} fps (load {os.getloadavg()[0]:.2f})")
+        speed = fps(variant, scale, frames, args.steps, guided)
+        name = f"{variant} x{scale}{' guided' if guided else ''}"
+        print(f"{name} -> 512 px: {speed:.2f} fps (load {os.getloadavg()[0]:.2f})")
     return 0
 
 
