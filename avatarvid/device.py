@@ -19,7 +19,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" = CUDA, else Apple MPS, else CPU; an explicit device that is absent is an error."""
+    """ "auto" = CUDA, else Apple MPS, else CPU; an explicit device that is absent is an error."""
     import torch
 
     if name == "auto":

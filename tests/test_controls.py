@@ -54,8 +54,10 @@ def test_expressiveness_scales_brows(generator, speech, astronaut_path, speech_p
 def test_expressiveness_leaves_the_lips_speaking(generator, speech, astronaut_path, speech_path):
     """A calm face (0) or a lively one (2) says the same words: mouth channels are untouched."""
     mouth = MOTION_LAYOUT.indices(MOUTH_CHANNELS)
-    runs = [_motion(speech, astronaut_path, speech_path, generator, expressiveness=s).values
-            for s in (0.0, 1.0, 2.0)]
+    runs = [
+        _motion(speech, astronaut_path, speech_path, generator, expressiveness=s).values
+        for s in (0.0, 1.0, 2.0)
+    ]
     assert runs[1][:, mouth].std() > 0.05
     for run in (runs[0], runs[2]):
         np.testing.assert_array_equal(run[:, mouth], runs[1][:, mouth])

@@ -26,8 +26,13 @@ MODEL_CHAIN = ["models", "sampling", "stages", "pipelines", "api", "ui", "comman
 RANK = {layer: i for chain in (NUMPY_CHAIN, MODEL_CHAIN) for i, layer in enumerate(chain)}
 OFF_PATH = {"data", "train", "evaluate"}
 # The commands that front data/, train/ and evaluate/ (they import them lazily in `run`).
-FRONTS = {"commands.data", "commands.data_tts", "commands.data_videos",
-          "commands.data_clips", "commands.train"}
+FRONTS = {
+    "commands.data",
+    "commands.data_tts",
+    "commands.data_videos",
+    "commands.data_clips",
+    "commands.train",
+}
 FRONTS |= {"commands.evaluate", "commands.bench", "commands.study", "ui.quality"}
 # Studies drive the command line as a user does (`cli(["vlog", ...])`).
 DRIVES_CLI = "evaluate.studies"

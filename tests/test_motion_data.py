@@ -34,16 +34,22 @@ def test_phoneme_timings_match_the_audio(utterance):
     starts = np.array([p.start for p in u.phones])
     assert np.all(np.diff(starts) >= 0) and u.phones[-1].end == pytest.approx(len(u.audio) / u.rate)
     # Pauses the synthesiser reports are silent, vowels it reports are loud.
-    pauses = [_rms(u.audio, u.rate, p.start, p.end) for p in u.phones
-              if p.name == "_:" and p.end - p.start > 0.1]
+    pauses = [
+        _rms(u.audio, u.rate, p.start, p.end)
+        for p in u.phones
+        if p.name == "_:" and p.end - p.start > 0.1
+    ]
     vowels = [_rms(u.audio, u.rate, p.start, p.end) for p in u.phones if is_vowel(p.name)]
     assert pauses and max(pauses) < 0.1 * np.median(vowels)
 
 
 def test_viseme_targets_close_lips_on_bilabials_and_open_on_vowels(utterance):
     u = utterance
-    audio = np.interp(np.arange(0, len(u.audio) / u.rate, 1 / ANALYSIS_RATE),
-                      np.arange(len(u.audio)) / u.rate, u.audio).astype(np.float32)
+    audio = np.interp(
+        np.arange(0, len(u.audio) / u.rate, 1 / ANALYSIS_RATE),
+        np.arange(len(u.audio)) / u.rate,
+        u.audio,
+    ).astype(np.float32)
     motion = motion_targets(audio, ANALYSIS_RATE, u.phones, 25.0, np.random.default_rng(0))
     assert motion.num_frames == round(len(audio) / ANALYSIS_RATE * 25)
     for p in u.phones:
@@ -60,7 +66,7 @@ def test_viseme_targets_close_lips_on_bilabials_and_open_on_vowels(utterance):
 
 def test_augmentation_changes_the_signal_but_keeps_length_and_range(utterance):
     rng = np.random.default_rng(0)
-    x = utterance.audio[: 16000].astype(np.float32)
+    x = utterance.audio[:16000].astype(np.float32)
     y = augment(x, 16000, rng, p=1.0)
     assert y.shape == x.shape and np.isfinite(y).all() and np.abs(y).max() <= 1.0
     assert abs(pearson(x, y)) < 0.99
@@ -90,9 +96,27 @@ def test_data_videos_tracks_a_rendered_clip(tmp_path, astronaut_path, short_spee
     videos = tmp_path / "videos"
     videos.mkdir()
     motion_path = tmp_path / "motion.npz"
-    assert main(["vlog", "--image", str(astronaut_path), "--audio", str(short_speech), "-o",
-                 str(videos / "talk.mp4"), "--size", "192", "--motion", "procedural",
-                 "--motion-out", str(motion_path), "-q"]) == 0
+    assert (
+        main(
+            [
+                "vlog",
+                "--image",
+                str(astronaut_path),
+                "--audio",
+                str(short_speech),
+                "-o",
+                str(videos / "talk.mp4"),
+                "--size",
+                "192",
+                "--motion",
+                "procedural",
+                "--motion-out",
+                str(motion_path),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert main(["data", "videos", "--in", str(videos), "--out", str(tmp_path / "shards")]) == 0
     (clip,) = read_split(tmp_path / "shards", "train")
     truth = Motion.load(motion_path)

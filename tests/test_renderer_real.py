@@ -166,8 +166,14 @@ def _one_clip(rng: np.random.Generator, size: int = 32) -> dict[str, np.ndarray]
     frames = np.stack([image, image[::-1]])
     normals = np.zeros_like(frames)
     normals[:, :, : size // 2] = rng.integers(1, 255, (2, size, size // 2, 3), dtype=np.uint8)
-    return {"gt": frames, "warped": frames.copy(), "controls": frames[..., ::-1].copy(),
-            "normals": normals, "reference_normals": normals.copy(), "reference": image}
+    return {
+        "gt": frames,
+        "warped": frames.copy(),
+        "controls": frames[..., ::-1].copy(),
+        "normals": normals,
+        "reference_normals": normals.copy(),
+        "reference": image,
+    }
 
 
 def test_camera_mirror_turns_every_map_and_the_normals_x():
@@ -195,9 +201,15 @@ def test_mirrored_normal_maps_are_the_maps_of_the_mirrored_face(astronaut, astro
         mesh = FaceNormals(lm)
         maps.append(mesh.normal_map(lm, mesh.vertex_normals(lm), face_box(lm), size))
     turned = CameraAugment(flip=1.0, gain=0.0, gamma=1.0, saturation=(1.0, 1.0), blur=0.0)(
-        np.random.default_rng(0), {"normals": maps[0][None], "reference_normals": maps[0][None],
-                                   "gt": maps[0][None], "warped": maps[0][None],
-                                   "reference": maps[0]})["normals"][0]
+        np.random.default_rng(0),
+        {
+            "normals": maps[0][None],
+            "reference_normals": maps[0][None],
+            "gt": maps[0][None],
+            "warped": maps[0][None],
+            "reference": maps[0],
+        },
+    )["normals"][0]
     both = turned.any(axis=-1) & maps[1].any(axis=-1)
     assert both.mean() > 0.2
     assert (turned.any(axis=-1) != maps[1].any(axis=-1)).mean() < 0.01

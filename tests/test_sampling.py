@@ -174,8 +174,13 @@ def test_sampler_defaults_equal_the_configuration_defaults():
 
 @pytest.mark.parametrize(
     ("name", "clip_sample"),
-    [("motion", False), ("motion/prior", False), ("renderer", True), ("sr/fast", False),
-     ("sr/diffusion", False)],
+    [
+        ("motion", False),
+        ("motion/prior", False),
+        ("renderer", True),
+        ("sr/fast", False),
+        ("sr/diffusion", False),
+    ],
 )
 def test_every_model_directory_holds_its_schedule(name, clip_sample):
     path = checkpoint_path(name)

@@ -201,9 +201,12 @@ def test_shipped_training_configs_validate(tmp_path, name):
     from avatarvid.train.renderer_distill import DistillTrainConfig
     from avatarvid.train.sr import SRTrainConfig
 
-    schema = {"motion": MotionTrainConfig, "motion_prior": PriorTrainConfig,
-              "renderer": RendererTrainConfig,
-              "renderer_distill": DistillTrainConfig}.get(name, SRTrainConfig)
+    schema = {
+        "motion": MotionTrainConfig,
+        "motion_prior": PriorTrainConfig,
+        "renderer": RendererTrainConfig,
+        "renderer_distill": DistillTrainConfig,
+    }.get(name, SRTrainConfig)
     data = yaml.safe_load((ROOT / "configs" / "train" / f"{name}.yaml").read_text())
     # the corpora exist only after `avatarvid data tts|clips` (relative paths: from the cwd)
     data.update({"data": str(tmp_path)} if name.startswith("motion") else {})

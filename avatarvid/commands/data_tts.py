@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--hours must be in (0, 1000]")
     done = build_corpus(args.out, args.hours, max(1, args.workers))
     seconds = sum(s for _, s, _ in done)
-    print(f"wrote {len(done)} shards ({seconds / 3600:.2f} h, "
-          f"{sum(n for _, _, n in done)} utterances) to {args.out}")
+    print(
+        f"wrote {len(done)} shards ({seconds / 3600:.2f} h, "
+        f"{sum(n for _, _, n in done)} utterances) to {args.out}"
+    )
     return 0

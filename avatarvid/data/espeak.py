@@ -110,9 +110,7 @@ class Espeak:
             self.lib.espeak_SetParameter(_PARAMS[key], int(value), 0)
         self._samples, self._events = [], []
         data = text.encode("utf-8") + b"\0"
-        self.lib.espeak_Synth(
-            data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
-        )
+        self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
         pcm = np.concatenate(self._samples) if self._samples else np.zeros(0, np.int16)
         audio = pcm.astype(np.float32) / 32768.0

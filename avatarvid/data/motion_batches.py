@@ -27,9 +27,7 @@ class WindowBank:
     length: int
 
     @classmethod
-    def build(
-        cls, clips: list[Clip], length: int, augment_copies: int, seed: int
-    ) -> WindowBank:
+    def build(cls, clips: list[Clip], length: int, augment_copies: int, seed: int) -> WindowBank:
         rng = np.random.default_rng(seed)
         feats, motions, starts = [], [], []
         offset = 0

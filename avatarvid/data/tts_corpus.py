@@ -20,14 +20,43 @@ from avatarvid.data.visemes import motion_targets
 from avatarvid.media.audio import ANALYSIS_RATE
 
 ACCENTS = (
-    "en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan",
+    "en",
+    "en-us",
+    "en-gb-x-rp",
+    "en-gb-scotland",
+    "en-029",
+    "en-us-nyc",
+    "en-gb-x-gbclan",
     "en-gb-x-gbcwmd",
 )
 SPLIT_VARIANTS = {
     "train": (
-        "m1", "m2", "m4", "m5", "m7", "m8", "f1", "f3", "f5", "klatt", "klatt2", "klatt4",
-        "croak", "Alex", "Annie", "Denis", "Gene", "Lee", "Mike", "Storm", "belinda", "david",
-        "john", "max", "paul", "steph",
+        "m1",
+        "m2",
+        "m4",
+        "m5",
+        "m7",
+        "m8",
+        "f1",
+        "f3",
+        "f5",
+        "klatt",
+        "klatt2",
+        "klatt4",
+        "croak",
+        "Alex",
+        "Annie",
+        "Denis",
+        "Gene",
+        "Lee",
+        "Mike",
+        "Storm",
+        "belinda",
+        "david",
+        "john",
+        "max",
+        "paul",
+        "steph",
     ),
     "val": ("m3", "f2", "linda"),
     "test": ("m6", "f4", "klatt3", "Andy", "edward", "grandma"),
@@ -47,8 +76,10 @@ class ShardJob:
 def synth_clip(rng: np.random.Generator, split: str, fps: float = FPS, min_words: int = 8) -> Clip:
     """One random utterance of `split`'s voices, resampled to ANALYSIS_RATE, with its targets."""
     voice = f"{rng.choice(ACCENTS)}+{rng.choice(SPLIT_VARIANTS[split])}"
-    rate_wpm, pitch, range_ = int(rng.integers(120, 260)), int(rng.integers(20, 80)), int(
-        rng.integers(10, 90)
+    rate_wpm, pitch, range_ = (
+        int(rng.integers(120, 260)),
+        int(rng.integers(20, 80)),
+        int(rng.integers(10, 90)),
     )
     text = paragraph(rng, min_words)
     utt = Espeak().synth(text, voice, rate_wpm, pitch, range_)
@@ -85,8 +116,9 @@ def plan(out: Path, hours: float, shard_seconds: float = 600.0) -> list[ShardJob
         count = max(1, int(np.ceil(seconds / shard_seconds)))
         (out / split).mkdir(parents=True, exist_ok=True)
         jobs += [
-            ShardJob(out / split / f"shard-{i:05d}.npz", split, SPLIT_SEED[split] + i,
-                     seconds / count)
+            ShardJob(
+                out / split / f"shard-{i:05d}.npz", split, SPLIT_SEED[split] + i, seconds / count
+            )
             for i in range(count)
         ]
     return jobs

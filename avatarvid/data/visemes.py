@@ -37,8 +37,17 @@ class Viseme:
     def vector(self) -> np.ndarray:
         s = self.stretch
         return np.array(
-            [self.jaw, self.close, self.press, self.funnel, self.pucker, s, s, self.lip_up,
-             self.lip_down],
+            [
+                self.jaw,
+                self.close,
+                self.press,
+                self.funnel,
+                self.pucker,
+                s,
+                s,
+                self.lip_up,
+                self.lip_down,
+            ],
             np.float32,
         )
 

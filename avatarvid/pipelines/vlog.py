@@ -134,7 +134,12 @@ def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Mot
         model, schedule = load_denoiser(path, device=device), load_scheduler(path).config
         prior = load_prior(path, device=device) if m.head_style == "real" else None
         motion = sample_motion(
-            model, audio, cfg.fps, seed=cfg.seed, settings=settings, schedule=schedule,
+            model,
+            audio,
+            cfg.fps,
+            seed=cfg.seed,
+            settings=settings,
+            schedule=schedule,
             prior=prior,
         )
         if m.blinks_per_minute is not None:  # else the model's own blinks

@@ -140,8 +140,9 @@ class MotionTask:
             raise InputError(f"{cfg.data}: {e}") from None
         log.info("features: %d train frames in %.0f s", len(self.bank.motion), time.time() - t0)
         mean, std = motion_stats(train_clips)
-        self.model = MotionDenoiser(**cfg.model.model_dump(), fps=train_clips[0].fps,
-                                    motion_mean=mean, motion_std=std)
+        self.model = MotionDenoiser(
+            **cfg.model.model_dump(), fps=train_clips[0].fps, motion_mean=mean, motion_std=std
+        )
         self.noise_scheduler = train_scheduler(self.model)
         self.weights = channel_weights(s.mouth_weight).to(ctx.device)
         self.s, self.ctx = s, ctx
@@ -150,9 +151,16 @@ class MotionTask:
         s, ctx = self.s, self.ctx
         f, m = self.bank.batch(ctx.rng, s.batch_size)
         loss = diffusion_loss(
-            self.model, self.noise_scheduler, torch.from_numpy(f).to(ctx.device),
-            torch.from_numpy(m).to(ctx.device), ctx.generator, self.weights,
-            s.audio_dropout, s.context_dropout, s.smooth_weight, forward=model,
+            self.model,
+            self.noise_scheduler,
+            torch.from_numpy(f).to(ctx.device),
+            torch.from_numpy(m).to(ctx.device),
+            ctx.generator,
+            self.weights,
+            s.audio_dropout,
+            s.context_dropout,
+            s.smooth_weight,
+            forward=model,
         )
         return loss, fingerprint(m)
 
@@ -164,8 +172,19 @@ class MotionTask:
         for _ in range(4):
             f, m = self.val_bank.batch(rng, self.s.batch_size)
             f, m = torch.from_numpy(f).to(self.ctx.device), torch.from_numpy(m).to(self.ctx.device)
-            losses.append(diffusion_loss(model, self.noise_scheduler, f, m, gen, self.weights,
-                                         0.0, 0.0, self.s.smooth_weight).item())
+            losses.append(
+                diffusion_loss(
+                    model,
+                    self.noise_scheduler,
+                    f,
+                    m,
+                    gen,
+                    self.weights,
+                    0.0,
+                    0.0,
+                    self.s.smooth_weight,
+                ).item()
+            )
         return {"val_loss_ema": float(np.mean(losses))}
 
     def finish(self, model: torch.nn.Module, export: Path, progress: dict) -> None:

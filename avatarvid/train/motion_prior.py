@@ -75,8 +75,12 @@ class PriorTask:
         mean = self.bank.motion.mean(0).tolist()
         std = np.maximum(self.bank.motion.std(0), 1e-3).tolist()
         self.model = MotionDenoiser(
-            motion_dim=len(PRIOR_CHANNELS), audio_dim=0, channels=list(PRIOR_CHANNELS),
-            motion_mean=mean, motion_std=std, **m.model_dump(exclude={"prediction"}),
+            motion_dim=len(PRIOR_CHANNELS),
+            audio_dim=0,
+            channels=list(PRIOR_CHANNELS),
+            motion_mean=mean,
+            motion_std=std,
+            **m.model_dump(exclude={"prediction"}),
         )
         self.noise_scheduler = train_scheduler(self.model, m.prediction)
         self.weights = torch.ones(len(PRIOR_CHANNELS), device=ctx.device)
@@ -85,8 +89,15 @@ class PriorTask:
     def _loss(self, forward, m: np.ndarray, generator, dropout: bool) -> torch.Tensor:
         x = torch.from_numpy(m).to(self.ctx.device)
         return diffusion_loss(
-            self.model, self.noise_scheduler, _empty_audio(x), x, generator, self.weights,
-            1.0, self.s.context_dropout if dropout else 0.0, self.s.smooth_weight,
+            self.model,
+            self.noise_scheduler,
+            _empty_audio(x),
+            x,
+            generator,
+            self.weights,
+            1.0,
+            self.s.context_dropout if dropout else 0.0,
+            self.s.smooth_weight,
             forward=forward,
         )
 
@@ -97,15 +108,22 @@ class PriorTask:
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """Fixed-seed loss on the validation crops (context given)."""
         rng, gen = np.random.default_rng(1234), torch.Generator().manual_seed(1234)
-        losses = [self._loss(model, self.val_bank.batch(rng, self.s.batch_size), gen, False)
-                  for _ in range(4)]
+        losses = [
+            self._loss(model, self.val_bank.batch(rng, self.s.batch_size), gen, False)
+            for _ in range(4)
+        ]
         return {"val_loss_ema": float(torch.stack(losses).mean())}
 
     def finish(self, model: torch.nn.Module, export: Path, progress: dict) -> None:
         fps = self.model.config.fps
-        stats = {"sources": self.real.sources,
-                 **{split: track_stats(getattr(self.real, split), fps)
-                    for split in ("train", "val", "test") if getattr(self.real, split)}}
+        stats = {
+            "sources": self.real.sources,
+            **{
+                split: track_stats(getattr(self.real, split), fps)
+                for split in ("train", "val", "test")
+                if getattr(self.real, split)
+            },
+        }
         clips_stats = self.data / "motion_stats.json"
         if clips_stats.is_file():
             stats["clips"] = json.loads(clips_stats.read_text())

@@ -134,13 +134,7 @@ class RendererTrainConfig(TrainConfig):
 
 
 def _paths(globs: list[str]) -> list[Path]:
-    found = sorted(
-        {
-            Path(p)
-            for g in globs
-            for p in glob.glob(g)
-        }
-    )
+    found = sorted({Path(p) for g in globs for p in glob.glob(g)})
     if not found:
         raise InputError(f"no photos match {globs}")
     return found

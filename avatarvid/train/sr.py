@@ -114,8 +114,16 @@ class SRTask:
         guide, mask = batch.guide.to(device), batch.mask.to(device)
         residual = hr - bicubic(lr, self.cfg.model.scale)
         if self.cfg.variant == "diffusion":
-            loss = diffusion_loss(self.model, self.noise_scheduler, lr, residual, guide, mask,
-                                  batch.num_frames, forward=model)
+            loss = diffusion_loss(
+                self.model,
+                self.noise_scheduler,
+                lr,
+                residual,
+                guide,
+                mask,
+                batch.num_frames,
+                forward=model,
+            )
         else:
             loss = F.l1_loss(model(lr, batch.num_frames, guide, mask), residual)
         return loss, fingerprint(batch.hr)

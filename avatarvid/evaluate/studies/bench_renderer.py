@@ -145,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         bench(name, shape, args.size, args.frames, args.repeats, args.patch_size)
         for name, shape in configs().items()
     ]
-    print("| config | params ours / peer | s per frame-step ours / peer | ours faster by "
-          "| GFLOP per frame-step ours / peer | time over the floor ours / peer |")
+    print(
+        "| config | params ours / peer | s per frame-step ours / peer | ours faster by "
+        "| GFLOP per frame-step ours / peer | time over the floor ours / peer |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(

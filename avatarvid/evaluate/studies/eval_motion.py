@@ -49,9 +49,20 @@ def long_audio(clips: list[Clip], seconds: float) -> np.ndarray:
 def peak_rss_mb(checkpoint: str, data: str, seconds: float) -> float:
     """Peak RSS of a fresh process that samples `seconds` of audio."""
     out = subprocess.run(
-        [sys.executable, "-m", MODULE, "--data", data, "--checkpoint", checkpoint,
-         "--rss-seconds", str(seconds)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            MODULE,
+            "--data",
+            data,
+            "--checkpoint",
+            checkpoint,
+            "--rss-seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -74,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = MotionSampling(steps=args.steps, audio_guidance=args.audio_guidance)
     prior = load_prior(args.checkpoint)  # the default composition (head_style "real")
     if args.rss_seconds:
-        sample_motion(trained, long_audio(clips, args.rss_seconds), 25.0, 0, settings,
-                      prior=prior)
+        sample_motion(trained, long_audio(clips, args.rss_seconds), 25.0, 0, settings, prior=prior)
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         return 0
     torch.manual_seed(0)
@@ -89,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     rng = np.random.default_rng(7)
     noisy = [Clip(augment(c.audio, ANALYSIS_RATE, rng, p=0.7), c.motion, c.fps) for c in clips]
-    report: dict = {"clips": len(clips), "seconds": sum(len(c.audio) for c in clips) / 16000,
-                    "steps": args.steps, "audio_guidance": args.audio_guidance}
+    report: dict = {
+        "clips": len(clips),
+        "seconds": sum(len(c.audio) for c in clips) / 16000,
+        "steps": args.steps,
+        "audio_guidance": args.audio_guidance,
+    }
     for audio_kind, data in (("clean", clips), ("augmented", noisy)):
         for name, gen in generators.items():
             t0 = time.time()

@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20])
     p.add_argument("--cutoffs", type=float, nargs="+", default=[0.7, 1.0, 1.5, 2.0])
     p.add_argument("--json", type=Path)
-    p.add_argument("--write-calibration", action="store_true",
-                   help=f"write prior/{CALIBRATION} if the gains bring validation closer, "
-                   "else remove it")
+    p.add_argument(
+        "--write-calibration",
+        action="store_true",
+        help=f"write prior/{CALIBRATION} if the gains bring validation closer, else remove it",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     real = load_real_motion(args.clips, FPS)
@@ -116,28 +118,39 @@ def main(argv: list[str] | None = None) -> int:
 
     def prior_samples(model: MotionModel, steps: int, cutoff: float) -> list[np.ndarray]:
         settings = MotionSampling(prior_steps=steps, prior_cutoff_hz=cutoff)
-        return [sample_motion(audio_model, silence, FPS, s, settings, schedule=schedule,
-                              prior=model).values[:, columns] for s in range(SAMPLES)]
+        return [
+            sample_motion(
+                audio_model, silence, FPS, s, settings, schedule=schedule, prior=model
+            ).values[:, columns]
+            for s in range(SAMPLES)
+        ]
 
     def speech_head() -> list[np.ndarray]:
-        return [centred(sample_motion(audio_model, audio, FPS, s, schedule=schedule).values)
-                for s in range(SAMPLES)]
+        return [
+            centred(sample_motion(audio_model, audio, FPS, s, schedule=schedule).values)
+            for s in range(SAMPLES)
+        ]
 
     def procedural() -> list[np.ndarray]:
-        return [centred(procedural_motion(audio, ANALYSIS_RATE, FPS, seed=s).values)
-                for s in range(SAMPLES)]
+        return [
+            centred(procedural_motion(audio, ANALYSIS_RATE, FPS, seed=s).values)
+            for s in range(SAMPLES)
+        ]
 
     report: dict = {"sets": real.sources, "steps": {}, "cutoff_hz": {}}
     default = MotionSampling()
     for steps in args.steps:
         report["steps"][steps] = distance(
-            prior_samples(raw, steps, default.prior_cutoff_hz), real.val)
+            prior_samples(raw, steps, default.prior_cutoff_hz), real.val
+        )
         print("validation, prior steps", steps, report["steps"][steps], flush=True)
     best = min(args.steps, key=lambda s: report["steps"][s]["amplitude_log_error"])
     for cutoff in args.cutoffs:
         samples = prior_samples(raw, best, cutoff)
-        report["cutoff_hz"][cutoff] = {"band_error": band_error(samples, real.val),
-                                      **distance(samples, real.val)}
+        report["cutoff_hz"][cutoff] = {
+            "band_error": band_error(samples, real.val),
+            **distance(samples, real.val),
+        }
         print("validation, cutoff", cutoff, report["cutoff_hz"][cutoff], flush=True)
     cutoff = min(args.cutoffs, key=lambda c: report["cutoff_hz"][c]["band_error"])
     report["chosen"] = {"steps": best, "cutoff_hz": cutoff}
@@ -149,22 +162,31 @@ def main(argv: list[str] | None = None) -> int:
     trained_std = np.concatenate(real.train + [mirrored(t) for t in real.train]).std(0)
     gain = trained_std / np.maximum(np.concatenate(uncalibrated).std(0), 1e-6)
     calibrated = prior_samples(
-        MotionModel(raw.model, raw.schedule, gain.astype(np.float32)), steps, cutoff)
-    helps = distance(calibrated, real.val)["amplitude_log_error"] < (
-        distance(uncalibrated, real.val)["amplitude_log_error"])
+        MotionModel(raw.model, raw.schedule, gain.astype(np.float32)), steps, cutoff
+    )
+    helps = (
+        distance(calibrated, real.val)["amplitude_log_error"]
+        < (distance(uncalibrated, real.val)["amplitude_log_error"])
+    )
     gains = {c: round(float(g), 4) for c, g in zip(PRIOR_CHANNELS, gain, strict=True)}
-    report["calibration"] = {"at": {"steps": steps, "cutoff_hz": cutoff}, "chosen": helps,
-                             "channel_gain": gains}
+    report["calibration"] = {
+        "at": {"steps": steps, "cutoff_hz": cutoff},
+        "chosen": helps,
+        "channel_gain": gains,
+    }
     print("calibration", report["calibration"], flush=True)
     if args.write_calibration and helps:
-        (prior_dir / CALIBRATION).write_text(json.dumps(
-            {"channel_gain": gains, "measured_at": report["calibration"]["at"]}, indent=1) + "\n")
+        (prior_dir / CALIBRATION).write_text(
+            json.dumps(
+                {"channel_gain": gains, "measured_at": report["calibration"]["at"]}, indent=1
+            )
+            + "\n"
+        )
     elif args.write_calibration:  # a retrained prior must not keep its predecessor's gains
         (prior_dir / CALIBRATION).unlink(missing_ok=True)
 
     torch.manual_seed(0)
-    untrained = MotionModel(
-        MotionDenoiser.from_config(raw.model.config).eval(), raw.schedule)
+    untrained = MotionModel(MotionDenoiser.from_config(raw.model.config).eval(), raw.schedule)
     generators = {
         "prior (trained, calibrated)": lambda: calibrated,
         "prior (trained)": lambda: uncalibrated,
@@ -174,9 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, make in generators.items():
         samples = make()
-        report[name] = {split: {"band_error": band_error(samples, getattr(real, split)),
-                                **distance(samples, getattr(real, split))}
-                        for split in ("val", "test") if getattr(real, split)}
+        report[name] = {
+            split: {
+                "band_error": band_error(samples, getattr(real, split)),
+                **distance(samples, getattr(real, split)),
+            }
+            for split in ("val", "test")
+            if getattr(real, split)
+        }
         print(name, json.dumps(report[name]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

@@ -32,8 +32,16 @@ from avatarvid.evaluate.studies.eval_motion_videos import write_wav
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.video import VideoReader, VideoWriter
 
-METRICS = ("yaw_std_deg", "pitch_std_deg", "roll_std_deg", "head_speed_deg_s", "jitter",
-           "blinks_per_minute", "phoneme_sync_corr", "lipsync_corr")
+METRICS = (
+    "yaw_std_deg",
+    "pitch_std_deg",
+    "roll_std_deg",
+    "head_speed_deg_s",
+    "jitter",
+    "blinks_per_minute",
+    "phoneme_sync_corr",
+    "lipsync_corr",
+)
 PIECE_SECONDS = 20.0
 VARIANTS = {"before": {"head_style": "speech", "steps": 10}, "after": {}}
 
@@ -101,17 +109,27 @@ def measure(video: Path, photo: Path, audio: Path | None = None) -> dict:
 
 
 def summary(rows: list[dict]) -> dict:
-    return {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows]))
-            for k in METRICS}
+    return {
+        k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows])) for k in METRICS
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="avatarvid study eval_motion_real")
-    p.add_argument("--clips", type=Path, default=Path("out/clips"),
-                   help="`avatarvid data clips` output (real video, no audio)")
+    p.add_argument(
+        "--clips",
+        type=Path,
+        default=Path("out/clips"),
+        help="`avatarvid data clips` output (real video, no audio)",
+    )
     p.add_argument("--tts", type=Path, help="`avatarvid data tts` output (its test split)")
-    p.add_argument("--photo", type=Path, action="append", default=[],
-                   help="extra photos besides the astronaut (repeatable)")
+    p.add_argument(
+        "--photo",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra photos besides the astronaut (repeatable)",
+    )
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -128,14 +146,17 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in args.variants:
                     out = folder / "render.mp4"
                     vlog(photo, wav, out, seed=0, motion=VARIANTS[variant])
-                    row = {"speech": name, "photo": photo.name, "variant": variant,
-                           **measure(out, photo, wav)}
+                    row = {
+                        "speech": name,
+                        "photo": photo.name,
+                        "variant": variant,
+                        **measure(out, photo, wav),
+                    }
                     report["renders"].append(row)
                     print("render", json.dumps(row), flush=True)
     report["summary"] = {
         "real": summary(report["real"]),
-        **{v: summary([r for r in report["renders"] if r["variant"] == v])
-           for v in args.variants},
+        **{v: summary([r for r in report["renders"] if r["variant"] == v]) for v in args.variants},
     }
     print(json.dumps(report["summary"], indent=1))
     if args.json:

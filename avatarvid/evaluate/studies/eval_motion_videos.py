@@ -76,8 +76,18 @@ def main(argv: list[str] | None = None) -> int:
             for name, make in sources.items():
                 make(clip, i).save(work / "m.npz")
                 video = work / "v.mp4"
-                vlog_argv = ["vlog", "--image", str(photo), "--audio", str(work / "a.wav"), "-o",
-                             str(video), "--motion-in", str(work / "m.npz"), "-q"]
+                vlog_argv = [
+                    "vlog",
+                    "--image",
+                    str(photo),
+                    "--audio",
+                    str(work / "a.wav"),
+                    "-o",
+                    str(video),
+                    "--motion-in",
+                    str(work / "m.npz"),
+                    "-q",
+                ]
                 if cli(vlog_argv) != 0:
                     raise SystemExit(f"render failed: {vlog_argv}")
                 report = evaluate_talking_video(video, photo).to_dict()

