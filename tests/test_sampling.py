@@ -3,12 +3,12 @@ device plumbing and the attention function. The reference outputs were recorded 
 shipped checkpoints before the loops were unified (commit 602c7f7); they must not move. Two
 deliberate changes since, each after the old code reproduced the old entries exactly: the SR
 entries were re-recorded for issue 16's weights (and again for its from-scratch weights), and
-`motion_default` when the motion defaults
-became 4 steps with audio guidance given the context (2 passes; equal lip sync on the
-validation voices, checkpoints/README.md). The temporal layer's per-frame matmul form (issue
-16, speed) moves the renderer by float rounding only (at most 3.5e-6 a pixel; the conv1d form
-still reproduces every entry exactly), so its sums are compared to 1e-6 of the absolute sum:
-the signed sum nearly cancels, and rtol 1e-6 on it would demand identical rounding."""
+`motion_default` when the motion defaults became 4 steps with audio guidance given the context
+(2 passes; equal lip sync on the validation voices, checkpoints/README.md). The temporal
+layer's per-frame matmul form (issue 16, speed) moves the renderer by float rounding only (at
+most 3.5e-6 a pixel; the conv1d form still reproduces every entry exactly), so its sums are
+compared to 1e-6 of the absolute sum: the signed sum nearly cancels, and rtol 1e-6 on it would
+demand identical rounding."""
 
 from __future__ import annotations
 
