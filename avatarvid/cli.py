@@ -10,7 +10,7 @@ import sys
 import threading
 import warnings
 
-from avatarvid import __version__
+from avatarvid import __version__, stop
 from avatarvid.commands import (
     animate,
     batch,
@@ -25,21 +25,9 @@ from avatarvid.commands import (
     vlog,
 )
 from avatarvid.errors import AvatarvidError
+from avatarvid.stop import Terminated
 
 COMMANDS = (vlog, animate, batch, upscale, ui, evaluate, bench, study, data, train, info)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so every cleanup an interrupt runs runs too (temp
-    files removed, batch workers stopped)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum: int, _frame) -> None:
-    raise Terminated(signum)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -73,12 +61,16 @@ def _signals_as_interrupts():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, stop.request) for s in (signal.SIGTERM, signal.SIGHUP)}
+    unraisable_hook = sys.unraisablehook
+    sys.unraisablehook = stop.quiet_discards(unraisable_hook)
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = unraisable_hook
+        stop.clear()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -409,10 +409,50 @@ def test_signals_stop_cleanly_and_stale_partials_are_removed(command, signum, wo
     assert proc.poll() is None, f"{command} finished before it could be stopped"
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum  # 143 for SIGTERM, 129 for SIGHUP
+    assert proc.returncode == 128 + signum, err  # 143 for SIGTERM, 129 for SIGHUP
     assert err.strip().splitlines() == [f"avatarvid: stopped by {signal.Signals(signum).name}"]
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert left == [], (left, found)
+
+
+SWALLOWED_STOP = """
+import os, signal, sys
+import numpy as np
+from avatarvid.cli import _signals_as_interrupts
+from avatarvid.media.video import VideoWriter
+from avatarvid.stop import Terminated
+
+class Collected:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10000):  # the handler raises in here, and Python discards the raise
+            pass
+
+frame = np.zeros((64, 64, 3), np.uint8)
+try:
+    with _signals_as_interrupts(), VideoWriter(sys.argv[1], 25, 64, 64) as writer:
+        writer.write(frame)
+        Collected()
+        writer.write(frame)
+except Terminated as stop:
+    sys.exit(128 + stop.signum)
+print("finished")
+"""
+
+
+def test_a_stop_discarded_by_a_finalizer_is_raised_at_the_next_frame(tmp_path):
+    """A SIGTERM whose raise lands in a finalizer (printed and dropped by Python) must still
+    stop the run, quietly, and leave no output."""
+    out = tmp_path / "t.mp4"
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_STOP, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (128 + signal.SIGTERM, "", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_only_this_machines_dead_partials_are_removed(tmp_path):

@@ -26,6 +26,7 @@ from av.video.reformatter import (
     VideoReformatter,
 )
 
+from avatarvid import stop
 from avatarvid.errors import InputError, existing_file
 from avatarvid.media.partials import partial_path, remove_stale_partials
 from avatarvid.media.streams import open_best_stream
@@ -149,6 +150,7 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one HxWx3 uint8 RGB frame, then the audio that plays until its end."""
+        stop.raise_if_requested()
         if self._container is None:
             raise ValueError(f"write() on closed VideoWriter for {self.path}")
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
