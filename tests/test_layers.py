@@ -1,7 +1,7 @@
 """The import graph goes one way (DESIGN.md, CONTRIBUTING.md): an AST walk over every module in
 avatarvid/, module-level and function-level imports alike (a lazy import is still a dependency).
 
-    base (errors, assets, geometry, device, timing, safe_yaml, config)   importable anywhere
+    base (errors, assets, geometry, device, timing, safe_yaml, stop, config)   importable anywhere
     media -> perception -> motion -> warp                     the numpy/cv2 chain
     models -> sampling -> stages -> pipelines -> api -> ui -> commands, cli
                                                               may also import the first chain
@@ -20,7 +20,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "avatarvid"
 
-BASE = {"errors", "assets", "geometry", "device", "timing", "safe_yaml", "config"}
+BASE = {"errors", "assets", "geometry", "device", "timing", "safe_yaml", "stop", "config"}
 NUMPY_CHAIN = ["media", "perception", "motion", "warp"]
 MODEL_CHAIN = ["models", "sampling", "stages", "pipelines", "api", "ui", "commands", "cli"]
 RANK = {layer: i for chain in (NUMPY_CHAIN, MODEL_CHAIN) for i, layer in enumerate(chain)}
