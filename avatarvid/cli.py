@@ -25,7 +25,6 @@ from avatarvid.commands import (
     vlog,
 )
 from avatarvid.errors import AvatarvidError
-from avatarvid.stop import Terminated
 
 COMMANDS = (vlog, animate, batch, upscale, ui, evaluate, bench, study, data, train, info)
 
@@ -79,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     except AvatarvidError as e:
         print(f"avatarvid: error: {e}", file=sys.stderr)
         return 2
-    except Terminated as e:
+    except stop.Terminated as e:
         print(f"avatarvid: stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
         return 128 + e.signum
     except KeyboardInterrupt:
