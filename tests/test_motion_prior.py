@@ -12,6 +12,7 @@ from avatarvid.assets import checkpoint_path
 from avatarvid.data.real_motion import PRIOR_CHANNELS, centred, mirrored, stretched
 from avatarvid.errors import CheckpointError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
+from avatarvid.media.features import num_video_frames
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.sampling.motion import (
     CALIBRATION,
@@ -61,6 +62,18 @@ def test_prior_replaces_only_its_channels(models):
     assert np.abs(composed[:, PRIOR_COLUMNS] - alone[:, PRIOR_COLUMNS]).max() > 0.01
     again = sample_motion(model, audio, 25.0, seed=3, schedule=schedule, prior=prior).values
     np.testing.assert_array_equal(again, composed)
+
+
+@pytest.mark.parametrize("seconds", [0.0006, 0.02, 0.04, 0.08])
+def test_speech_shorter_than_a_prior_frame_still_gets_motion(models, seconds):
+    """The prior runs at a lower frame rate than the video: a clip of one video frame is less
+    than one prior frame, which once left it nothing to interpolate (a crash in `vlog`)."""
+    model, schedule, prior = models
+    audio = np.random.default_rng(2).normal(0, 0.1, int(seconds * ANALYSIS_RATE))
+    motion = sample_motion(model, audio.astype(np.float32), 25.0, schedule=schedule, prior=prior)
+    expected = num_video_frames(len(audio), ANALYSIS_RATE, 25.0)
+    assert motion.num_frames == expected >= 1
+    assert np.isfinite(motion.values).all()
 
 
 def test_shipped_prior_moves_the_head_more_and_like_real_amplitudes(models, speech_path):

@@ -313,7 +313,7 @@ def _compose(motion: Motion, prior: MotionModel, seed: int, settings: MotionSamp
     """`motion` with the prior's channels replaced by a sample of the prior (its own noise
     stream, so the audio model's channels are the same with or without it)."""
     p = prior.model
-    n = int(round(motion.num_frames / motion.fps * p.config.fps))
+    n = max(1, round(motion.num_frames / motion.fps * p.config.fps))  # one frame at least
     generator = torch.Generator().manual_seed(seed + 1)
     unconditional = torch.zeros(1, 0, 0, device=p.device)
     flags = torch.ones(1, dtype=torch.bool, device=p.device)
