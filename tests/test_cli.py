@@ -272,3 +272,20 @@ def test_bench_writes_json(tmp_path, capsys, astronaut_path, short_speech):
         assert run["fps"] > 0 and run["peak_rss_mb"] > 50
         assert {"perception", "motion", "render", "encode"} <= set(run["stages_s"])
     assert "rss_longest_over_shortest" in report["growth_with_length"]["128"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "values", "message"),
+    [
+        ("--seconds", ["-1"], "--seconds -1: audio lengths must be in"),
+        ("--seconds", ["5", "nan"], "--seconds nan: audio lengths must be in"),
+        ("--sizes", ["128", "7"], "--sizes 7: Input should be a multiple of 2"),
+    ],
+)
+def test_bench_refuses_bad_lengths_and_sizes_before_any_run(
+    tmp_path, capsys, flag, values, message
+):
+    out = tmp_path / "bench.json"
+    code, stdout, err = run_cli(capsys, "bench", flag, *values, "--json", out)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert stdout == "" and not out.exists()

@@ -6,6 +6,7 @@ Each (length, size) runs in a fresh Python process so its peak RSS is its own.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from avatarvid.errors import InputError
+
+MAX_SECONDS = 3600.0  # an hour of audio per run; memory flatness shows long before
 
 
 def write_looped_speech(source: Path, seconds: float, out: Path, rate: int = 48000) -> None:
@@ -73,11 +76,19 @@ def run_benchmark(
     for label, path in (("image", image), ("audio", audio)):
         if not Path(path).is_file():
             raise InputError(f"bench {label} {path} does not exist; pass --{label}")
-    from avatarvid.config.load import load_config
+    from avatarvid.config.load import SettingsError, load_config
     from avatarvid.pipelines.control import model_device
     from avatarvid.pipelines.paths import check_output_parent
 
+    bad = [s for s in lengths if not (math.isfinite(s) and 0 < s <= MAX_SECONDS)]
+    if bad:
+        raise InputError(f"--seconds {bad[0]:g}: audio lengths must be in (0, {MAX_SECONDS}]")
     model_device(load_config(preset, device=device).device, needs_model=True)  # fail early
+    for size in sizes:  # a bad size fails here, not after the runs before it
+        try:
+            load_config(preset, device=device, size=size)
+        except SettingsError as exc:
+            raise InputError(f"--sizes {size}: {exc.problems[0][1]}") from None
     check_output_parent(json_path)
     runs = []
     print(
