@@ -76,7 +76,8 @@ def run_benchmark(
     for label, path in (("image", image), ("audio", audio)):
         if not Path(path).is_file():
             raise InputError(f"bench {label} {path} does not exist; pass --{label}")
-    from avatarvid.config.load import SettingsError, load_config
+    from avatarvid.config.load import load_config, load_settings
+    from avatarvid.config.settings import VlogConfig
     from avatarvid.pipelines.control import model_device
     from avatarvid.pipelines.paths import check_output_parent
 
@@ -84,11 +85,9 @@ def run_benchmark(
     if bad:
         raise InputError(f"--seconds {bad[0]:g}: audio lengths must be in (0, {MAX_SECONDS}]")
     model_device(load_config(preset, device=device).device, needs_model=True)  # fail early
-    for size in sizes:  # a bad size fails here, not after the runs before it
-        try:
-            load_config(preset, device=device, size=size)
-        except SettingsError as exc:
-            raise InputError(f"--sizes {size}: {exc.problems[0][1]}") from None
+    for size in sizes:  # a bad size fails here, named by its flag, not after earlier runs
+        overrides = {"device": device, "size": size}
+        load_settings(VlogConfig, preset, overrides, flags={"size": f"--sizes {size}"})
     check_output_parent(json_path)
     runs = []
     print(
