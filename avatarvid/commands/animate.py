@@ -67,7 +67,9 @@ def register(sub) -> None:
     p.add_argument("--fps", type=float, help="output frame rate (default: the driver's)")
     p.add_argument("--seed", type=int, help="random seed (diffusion renderer; default 0)")
     p.add_argument("--audio", type=Path, help="audio to mux instead of the driver's own")
-    p.add_argument("--motion-out", type=Path, help="also save the face motion as .npz")
+    p.add_argument(
+        "--motion-out", type=Path, help="also save the face motion (its rig channels) as .npz"
+    )
     p.add_argument(
         "--person",
         type=float,

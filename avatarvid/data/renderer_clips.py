@@ -27,7 +27,8 @@ from avatarvid.errors import InputError
 from avatarvid.media.audio import ANALYSIS_RATE, load_audio
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoReader
-from avatarvid.motion.driving import driver_gains
+from avatarvid.motion.driving import FaceMotionFitter
+from avatarvid.motion.lip_detail import spread
 from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
@@ -196,14 +197,19 @@ def _real_clip(
     size: int,
 ) -> dict[str, np.ndarray]:
     """One clip's arrays: frame `ref` warped onto frames [start, start + frames) as `animate
-    --mode face` warps a photo (the driver fitted with the reference's rig, relative mode)."""
+    --mode face` warps a photo (the driver fitted with the reference's rig, relative mode, its
+    lip remainder carried)."""
     ref_lm = landmarks[ref]
     image = video.read([ref])[0]
     rig, warper, box = FaceRig(ref_lm), FaceWarper(image, ref_lm), face_box(ref_lm)
     mesh = FaceNormals(ref_lm)
     ref_normals = mesh.vertex_normals(ref_lm)
     real = video.read(range(start, start + frames))
-    targets = [rig.landmarks(driver_gains(rig.fit(x))) for x in landmarks[start : start + frames]]
+    fitter = FaceMotionFitter(None, "relative")
+    fitter(ref_lm)
+    readings = [fitter(x) for x in landmarks[start : start + frames]]
+    assert fitter.carrier is not None
+    targets = [rig.landmarks(r.residual, spread(fitter.carrier.points, r.lips)) for r in readings]
     pairs = [mesh.target_and_reference_maps(t, ref_normals, box, size) for t in targets]
     boxes = [mouth_box(t, box, size) for t in targets]
     return {

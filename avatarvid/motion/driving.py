@@ -1,11 +1,11 @@
 """Driving-video perception: streamed passes of pose and face mesh, kept as small arrays.
 
-Only per-frame numbers are kept (33 pose points and one face-motion residual per frame, well
-under 1 kB), never the frames, so memory stays flat in the video's length. The face mesh and
-the pose run at once on their own threads (the pose on two: perception/split_track.py). The
-body is read by following the person with a crop (perception/person_track.py); left/right
-flips are undone, frames the pose model is unsure of are dropped, and the gaps filled and the
-tracks smoothed afterwards (perception/smoothing.py).
+Only per-frame numbers are kept (33 pose points, one face-motion residual and the lip shape it
+misses: about 2 kB a frame), never the frames, so memory stays flat in the video's length. The
+face mesh and the pose run at once on their own threads (the pose on two:
+perception/split_track.py). The body is read by following the person with a crop
+(perception/person_track.py); left/right flips are undone, frames the pose model is unsure of
+are dropped, and the gaps filled and the tracks smoothed afterwards (perception/smoothing.py).
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from avatarvid.errors import InputError
 from avatarvid.geometry import fit_similarity
 from avatarvid.media.video import VideoReader
+from avatarvid.motion.lip_detail import LipCarrier, spread
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception.face_mesh import FaceMeshTracker
@@ -71,10 +73,26 @@ class DriverTrack:
     height: int
     # (T, 33) relative depth in torso lengths (smaller is nearer the camera); NaN unknown.
     depth: np.ndarray | None = None
+    # (T, P, 2) the lip shape `face` misses at mesh points `lip_points` (motion/lip_detail.py)
+    lips: np.ndarray | None = None
+    lip_points: np.ndarray | None = None
+
+    def lip_detail(self, index: int) -> np.ndarray | None:
+        """(478, 3) canonical detail of frame `index` for `FaceRig.landmarks` (None: none)."""
+        if self.lips is None or self.lip_points is None:
+            return None
+        return spread(self.lip_points, self.lips[index])
 
     @property
     def num_frames(self) -> int:
         return len(self.pose_seen)
+
+
+class FaceReading(NamedTuple):
+    """One driver face: its motion residual and the lip shape the residual misses."""
+
+    residual: np.ndarray  # (MOTION_LAYOUT.dim,)
+    lips: np.ndarray  # (P, 2) at the fitter's `carrier.points`, since the first face
 
 
 class FaceMotionFitter:
@@ -90,8 +108,10 @@ class FaceMotionFitter:
         self._mode = mode
         self._rig: FaceRig | None = None
         self._align: np.ndarray | None = None
+        self.carrier: LipCarrier | None = None
+        self._first_lips: np.ndarray | None = None
 
-    def __call__(self, landmarks: np.ndarray) -> np.ndarray:
+    def __call__(self, landmarks: np.ndarray) -> FaceReading:
         if self._rig is None:
             if self._mode == "absolute" and self._reference is not None:
                 rigid = list(RIGID)
@@ -100,9 +120,15 @@ class FaceMotionFitter:
                 self._rig = FaceRig(self._reference)
             else:
                 self._rig = FaceRig(landmarks)
+            self.carrier = LipCarrier.for_face(self._rig.canonical)
         if self._align is not None:
             landmarks = apply_affine(landmarks, self._align)
-        return driver_gains(self._rig.fit(landmarks))
+        residual = self._rig.fit(landmarks)
+        assert self.carrier is not None
+        lips = self.carrier.take(self._rig.unexplained(landmarks, residual))
+        if self._first_lips is None:  # absolute mode: the driver's own lip shape is not motion
+            self._first_lips = lips
+        return FaceReading(driver_gains(residual), lips - self._first_lips)
 
 
 def driver_gains(residual: np.ndarray) -> np.ndarray:
@@ -160,7 +186,7 @@ def _analysis_size(reader: VideoReader, side: int) -> tuple[float, tuple[int, in
 
 def track_driver(
     path,
-    fit_face: Callable[[np.ndarray], np.ndarray],
+    fit_face: FaceMotionFitter,
     need_pose: bool,
     progress: Callable[[int], None] | None = None,
     person: tuple[float, float] | None = None,
@@ -176,6 +202,7 @@ def track_driver(
     count = reader.num_frames
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
     face_seen_arr = np.zeros(count, bool)
+    lips_arr: list[np.ndarray] = []  # one (count, P, 2) array once the first face sets P
     stop, ticks = threading.Event(), _Ticks()
 
     def track_faces() -> None:
@@ -185,7 +212,10 @@ def track_driver(
                     return
                 found = mesh.detect(frame)
                 if found:
-                    face_arr[k], face_seen_arr[k] = fit_face(found[0].landmarks), True
+                    reading = fit_face(found[0].landmarks)
+                    if not lips_arr:
+                        lips_arr.append(np.zeros((count, *reading.lips.shape), np.float32))
+                    face_arr[k], lips_arr[0][k], face_seen_arr[k] = *reading, True
                 if not need_pose:
                     ticks()
 
@@ -225,7 +255,14 @@ def track_driver(
     # a frame (a 2.5 Hz jaw 0.4 frames, a head sway 0.76), and self-reenactment matched the
     # real frame before better than its own.
     face_arr = np.nan_to_num(one_euro_both_ways(face_arr, reader.fps, **FACE_FILTER))
+    lips = None
+    if lips_arr and fit_face.carrier is not None:
+        lips = fill_gaps(
+            lips_arr[0], np.broadcast_to(face_seen_arr[:, None, None], lips_arr[0].shape)
+        )
+        lips = np.nan_to_num(one_euro_both_ways(lips, reader.fps, **FACE_FILTER))
     return DriverTrack(
         reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height,
-        depth=tracks[:, :, 2],
+        depth=tracks[:, :, 2], lips=lips,
+        lip_points=None if fit_face.carrier is None else fit_face.carrier.points,
     )  # fmt: skip

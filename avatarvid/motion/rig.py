@@ -229,12 +229,17 @@ class FaceRig:
     def from_canonical(self, points: np.ndarray) -> np.ndarray:
         return points * self.iod @ self.rotation.T + self.origin
 
-    def landmarks(self, residuals: np.ndarray) -> np.ndarray:
-        """(D,) -> (478, 3) or (T, D) -> (T, 478, 3) target landmarks in image pixels."""
+    def landmarks(self, residuals: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
+        """(D,) -> (478, 3) or (T, D) -> (T, 478, 3) target landmarks in image pixels.
+
+        `detail` ((478, 3) or (T, 478, 3), canonical units) is added to the expression before
+        the head pose: shape the channels do not span (`unexplained`)."""
         r = np.asarray(residuals, dtype=np.float64)
         single = r.ndim == 1
         r = np.atleast_2d(r)
         shaped = self.canonical + np.einsum("tk,kpc->tpc", r[:, _SHAPE], self.basis)
+        if detail is not None:
+            shaped = shaped + detail
         rot = rotation_matrix(r[:, _ROT[0]], r[:, _ROT[1]], r[:, _ROT[2]])
         posed = np.einsum("tij,tpj->tpi", rot, shaped - PIVOT) + PIVOT
         posed = posed * (1.0 + r[:, _SCALE])[:, None, None]
@@ -253,15 +258,7 @@ class FaceRig:
         follow the blink field. Brows and gaze are pinned likewise, each fitted on its own
         points only (brows, irises) with the blinks' share removed.
         """
-        q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
-        rigid = list(ids.RIGID)
-        head = fit_similarity(self.canonical[rigid] - PIVOT, q[rigid])
-        rot, scale = head.rotation, head.scale
-        shift = head.target_mean - scale * rot @ head.source_mean - scale * PIVOT
-        out = np.zeros(MOTION_LAYOUT.dim)
-        out[_ROT] = euler_angles(rot)
-        out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
-        unposed = ((q - shift) / scale - PIVOT) @ rot + PIVOT
+        out, unposed = self._head(landmarks)
         delta = (unposed - self.canonical)[:, :2].reshape(-1)
         low, high = MOTION_LAYOUT.low[_SHAPE].copy(), MOTION_LAYOUT.high[_SHAPE].copy()
         pinned = np.zeros(len(_SHAPE))
@@ -278,4 +275,26 @@ class FaceRig:
             low[channels], high[channels] = value - 1e-6, value + 1e-6
         shape = lsq_linear(self._fit_r, self._fit_qt @ delta, bounds=(low, high), method="bvls").x
         out[_SHAPE] = np.clip(shape, MOTION_LAYOUT.low[_SHAPE], MOTION_LAYOUT.high[_SHAPE])
+        return out.astype(np.float32)
+
+    def _head(self, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(residual with only the head pose set, the landmarks in canonical units with that
+        pose undone)."""
+        q = self.to_canonical(np.asarray(landmarks, dtype=np.float64))
+        rigid = list(ids.RIGID)
+        head = fit_similarity(self.canonical[rigid] - PIVOT, q[rigid])
+        rot, scale = head.rotation, head.scale
+        shift = head.target_mean - scale * rot @ head.source_mean - scale * PIVOT
+        out = np.zeros(MOTION_LAYOUT.dim)
+        out[_ROT] = euler_angles(rot)
+        out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
+        return out, ((q - shift) / scale - PIVOT) @ rot + PIVOT
+
+    def unexplained(self, landmarks: np.ndarray, residual: np.ndarray) -> np.ndarray:
+        """(478, 3) canonical offsets, x and y, of `landmarks` from what `residual` (their
+        `fit`) reconstructs, head pose undone: the shape no channel spans (z left at 0)."""
+        _, unposed = self._head(landmarks)
+        shaped = self.canonical + np.einsum("k,kpc->pc", residual[_SHAPE], self.basis)
+        out = np.zeros_like(shaped)
+        out[:, :2] = (unposed - shaped)[:, :2]
         return out.astype(np.float32)

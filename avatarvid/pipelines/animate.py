@@ -191,6 +191,7 @@ class BodyRenderer:
         # them a pixel or two, well inside the head, and weighing them every frame took 2.5 of
         # the 11 ms a 256 px frame cost.
         self.face_weights = None if ref.face is None else self.body.body_weights(ref.face[:, :2])
+        self.track = track
 
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The frame, and where the face's landmarks are in it (None without a face)."""
@@ -202,7 +203,7 @@ class BodyRenderer:
         warper, rig = self.face
         values = face_motion.copy()
         values[_BODY_FACE_ZEROED] = 0.0
-        face = rig.landmarks(values)
+        face = rig.landmarks(values, self.track.lip_detail(index))
         fx, fy, mouth = warper.render_map(face)
 
         def through_face(map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,12 +220,13 @@ class BodyRenderer:
 class _FaceRenderer:
     """Portrait mode: the foundation's face warp, like `vlog` with a tracked motion."""
 
-    def __init__(self, ref: Reference):
+    def __init__(self, ref: Reference, track: DriverTrack):
         assert ref.face is not None
         self.warper, self.rig = FaceWarper(ref.image, ref.face), FaceRig(ref.face)
+        self.track = track
 
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        target = self.rig.landmarks(face_motion)
+        target = self.rig.landmarks(face_motion, self.track.lip_detail(index))
         return self.warper.render(target), target
 
 
@@ -286,7 +288,9 @@ def _render(
             cfg.sr.mode, cfg.sr.scale, (height, width), cfg.sr.steps, device, cfg.sr.max_memory
         )
         ref = full.shrunk(sr)
-        render = BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref)
+        render = (
+            BodyRenderer(ref, track, cfg.retarget) if mode == "body" else _FaceRenderer(ref, track)
+        )
         refiner = make_refiner(cfg, ref.image, ref.face, device=device)
         audio = _output_audio(req, num_out / fps)
     with VideoWriter(
