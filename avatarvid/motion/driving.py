@@ -123,9 +123,9 @@ class FaceMotionFitter:
             self.carrier = LipCarrier.for_face(self._rig.canonical)
         if self._align is not None:
             landmarks = apply_affine(landmarks, self._align)
-        residual = self._rig.fit(landmarks)
+        residual, remainder = self._rig.fit_with_remainder(landmarks)
         assert self.carrier is not None
-        lips = self.carrier.take(self._rig.unexplained(landmarks, residual))
+        lips = self.carrier.take(remainder)
         if self._first_lips is None:  # absolute mode: the driver's own lip shape is not motion
             self._first_lips = lips
         return FaceReading(driver_gains(residual), lips - self._first_lips)
@@ -202,10 +202,11 @@ def track_driver(
     count = reader.num_frames
     face_arr = np.zeros((count, MOTION_LAYOUT.dim), np.float32)
     face_seen_arr = np.zeros(count, bool)
-    lips_arr: list[np.ndarray] = []  # one (count, P, 2) array once the first face sets P
+    lips_arr: np.ndarray | None = None  # (count, P, 2) once the first face sets P
     stop, ticks = threading.Event(), _Ticks()
 
     def track_faces() -> None:
+        nonlocal lips_arr
         with FaceMeshTracker(static_image_mode=False, max_faces=1) as mesh:
             for k, frame in enumerate(reader.stream(size=size)):
                 if stop.is_set():
@@ -213,9 +214,9 @@ def track_driver(
                 found = mesh.detect(frame)
                 if found:
                     reading = fit_face(found[0].landmarks)
-                    if not lips_arr:
-                        lips_arr.append(np.zeros((count, *reading.lips.shape), np.float32))
-                    face_arr[k], lips_arr[0][k], face_seen_arr[k] = *reading, True
+                    if lips_arr is None:
+                        lips_arr = np.zeros((count, *reading.lips.shape), np.float32)
+                    face_arr[k], lips_arr[k], face_seen_arr[k] = *reading, True
                 if not need_pose:
                     ticks()
 
@@ -255,14 +256,12 @@ def track_driver(
     # a frame (a 2.5 Hz jaw 0.4 frames, a head sway 0.76), and self-reenactment matched the
     # real frame before better than its own.
     face_arr = np.nan_to_num(one_euro_both_ways(face_arr, reader.fps, **FACE_FILTER))
-    lips = None
-    if lips_arr and fit_face.carrier is not None:
-        lips = fill_gaps(
-            lips_arr[0], np.broadcast_to(face_seen_arr[:, None, None], lips_arr[0].shape)
-        )
-        lips = np.nan_to_num(one_euro_both_ways(lips, reader.fps, **FACE_FILTER))
+    lips = lip_points = None
+    if lips_arr is not None and fit_face.carrier is not None:  # a face was found
+        seen = np.broadcast_to(face_seen_arr[:, None, None], lips_arr.shape)
+        lips = one_euro_both_ways(fill_gaps(lips_arr, seen), reader.fps, **FACE_FILTER)
+        lips, lip_points = np.nan_to_num(lips), fit_face.carrier.points
     return DriverTrack(
         reader.fps, points, pose_seen_arr, confidence, face_arr, face_seen_arr, height,
-        depth=tracks[:, :, 2], lips=lips,
-        lip_points=None if fit_face.carrier is None else fit_face.carrier.points,
+        depth=tracks[:, :, 2], lips=lips, lip_points=lip_points,
     )  # fmt: skip

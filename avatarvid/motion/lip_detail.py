@@ -43,9 +43,9 @@ class LipCarrier:
         points = np.flatnonzero(weights >= _CUTOFF)
         return cls(points, weights[points].astype(np.float32))
 
-    def take(self, unexplained: np.ndarray) -> np.ndarray:
+    def take(self, remainder: np.ndarray) -> np.ndarray:
         """(478, 3) canonical remainder -> (P, 2) weighted x y offsets of the carrying points."""
-        return (unexplained[self.points, :2] * self.weights[:, None]).astype(np.float32)
+        return (remainder[self.points, :2] * self.weights[:, None]).astype(np.float32)
 
 
 def spread(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -233,7 +233,7 @@ class FaceRig:
         """(D,) -> (478, 3) or (T, D) -> (T, 478, 3) target landmarks in image pixels.
 
         `detail` ((478, 3) or (T, 478, 3), canonical units) is added to the expression before
-        the head pose: shape the channels do not span (`unexplained`)."""
+        the head pose: shape the channels do not span (`fit_with_remainder`)."""
         r = np.asarray(residuals, dtype=np.float64)
         single = r.ndim == 1
         r = np.atleast_2d(r)
@@ -258,7 +258,20 @@ class FaceRig:
         follow the blink field. Brows and gaze are pinned likewise, each fitted on its own
         points only (brows, irises) with the blinks' share removed.
         """
-        out, unposed = self._head(landmarks)
+        return self._fit_unposed(*self._head(landmarks))
+
+    def fit_with_remainder(self, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`fit`'s residual, and the (478, 3) canonical offsets, x and y, of `landmarks` from
+        what it reconstructs, head pose undone: the shape no channel spans (z left at 0)."""
+        head, unposed = self._head(landmarks)
+        residual = self._fit_unposed(head, unposed)
+        shaped = self.canonical + np.einsum("k,kpc->pc", residual[_SHAPE], self.basis)
+        remainder = np.zeros(shaped.shape, np.float32)
+        remainder[:, :2] = (unposed - shaped)[:, :2]
+        return residual, remainder
+
+    def _fit_unposed(self, out: np.ndarray, unposed: np.ndarray) -> np.ndarray:
+        """`fit` once the head pose is in `out` and undone in `unposed` (`_head`)."""
         delta = (unposed - self.canonical)[:, :2].reshape(-1)
         low, high = MOTION_LAYOUT.low[_SHAPE].copy(), MOTION_LAYOUT.high[_SHAPE].copy()
         pinned = np.zeros(len(_SHAPE))
@@ -289,12 +302,3 @@ class FaceRig:
         out[_ROT] = euler_angles(rot)
         out[_SCALE], out[_TX], out[_TY] = scale - 1.0, shift[0], shift[1]
         return out, ((q - shift) / scale - PIVOT) @ rot + PIVOT
-
-    def unexplained(self, landmarks: np.ndarray, residual: np.ndarray) -> np.ndarray:
-        """(478, 3) canonical offsets, x and y, of `landmarks` from what `residual` (their
-        `fit`) reconstructs, head pose undone: the shape no channel spans (z left at 0)."""
-        _, unposed = self._head(landmarks)
-        shaped = self.canonical + np.einsum("k,kpc->pc", residual[_SHAPE], self.basis)
-        out = np.zeros_like(shaped)
-        out[:, :2] = (unposed - shaped)[:, :2]
-        return out.astype(np.float32)
