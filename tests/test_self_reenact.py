@@ -49,6 +49,7 @@ def test_scores_of_a_perfect_and_a_shifted_output(astronaut, astronaut_landmarks
         off.add(shifted, astronaut, shifted_mesh, astronaut_landmarks)
     good, bad = perfect.summary(), off.summary()
     assert good["face_psnr"] == MAX_PSNR and good["face_ssim"] == pytest.approx(1.0)
+    assert good["head_psnr"] == MAX_PSNR and bad["head_psnr"] < 35
     assert good["akd"] == 0.0 and good["frames"] == 10 and good["faces_lost"] == 0
     assert bad["face_psnr"] < 35 and bad["mouth_psnr"] < 35
     assert bad["akd"] > 0.02 and bad["aed"] < 1e-6

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from skimage import data
 
+from avatarvid.config.load import load_config
 from avatarvid.perception import landmark_ids as ids
+from avatarvid.perception.pose import segment_person
+from avatarvid.pipelines.vlog import perceive_reference
 from avatarvid.warp.face import FaceWarper
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -50,6 +53,26 @@ def head_moved(lm: np.ndarray, degrees: float, shift: tuple[float, float]) -> np
     out = lm.copy()
     out[:, :2] = (lm[:, :2] - centre) @ rot.T + centre + shift
     return out
+
+
+def hair_error(
+    warper: FaceWarper, lm: np.ndarray, person: np.ndarray, motion: tuple[float, tuple]
+) -> float:
+    """Mean |warp - the photo moved rigidly by `motion` (degrees, shift)| over the hair above
+    the face, where the head takes it (5 px in from its edge, past resampling's blur)."""
+    degrees, shift = motion
+    centre = lm[list(ids.FACE_OVAL), :2].mean(axis=0)
+    rigid = cv2.getRotationMatrix2D(tuple(map(float, centre)), -degrees, 1.0)
+    rigid[:, 2] += shift
+    image = warper.image
+    h, w = image.shape[:2]
+    moved = cv2.warpAffine(image, rigid, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    above = np.arange(h)[:, None] < lm[list(ids.FACE_OVAL), 1].min()
+    hair = ((person > 0.5) & above).astype(np.uint8)
+    hair = cv2.warpAffine(hair, rigid, (w, h), flags=cv2.INTER_NEAREST)
+    hair = cv2.erode(hair, np.ones((5, 5), np.uint8)) > 0
+    out = warper.render(head_moved(lm, degrees, shift))
+    return float(np.abs(out.astype(np.float32) - moved)[hair].mean())
 
 
 def jaw_opened(lm: np.ndarray, pixels: float) -> np.ndarray:
@@ -126,6 +149,35 @@ def test_head_motion_moves_the_face_and_keeps_the_background(photo, warper, dete
     diff = np.abs(out.astype(np.float32) - image).mean(axis=2)
     assert diff[330:].mean() < 0.5
     assert diff[:, :80].mean() < 0.5 and diff[:, 400:].mean() < 0.5
+
+
+@pytest.mark.parametrize("motion", [(-8.0, (-10.0, -14.0)), (0.0, (0.0, -24.0))])
+def test_hair_moves_with_the_head_given_the_person_mask(photo, motion):
+    """The astronaut's hair reaches past the fixed head ring: without the mask its top stays
+    behind, stretched (a torn hairline), even when the head rises towards the frame's top."""
+    image, lm = photo
+    person = segment_person(image)
+    assert hair_error(FaceWarper(image, lm, person), lm, person, motion) < 0.5
+    assert hair_error(FaceWarper(image, lm), lm, person, motion) > 3.0
+
+
+def test_a_mask_that_never_ends_leaves_the_rings_alone(photo):
+    """What goes on far past where hair could reach (a second person above, the mirror image
+    of a padded frame) is not taken for hair: the rings stay where they are without a mask."""
+    image, lm = photo
+    tall = np.pad(image, ((400, 0), (0, 0), (0, 0)), mode="reflect")
+    lm = lm + np.array([0.0, 400.0, 0.0], np.float32)
+    everywhere = np.ones(tall.shape[:2], np.float32)
+    assert np.array_equal(
+        FaceWarper(tall, lm, everywhere)._extras.points, FaceWarper(tall, lm)._extras.points
+    )
+
+
+def test_vlog_frames_the_photo_with_its_person_mask(astronaut_path):
+    ref = perceive_reference(astronaut_path, load_config("fast", size=128), None)
+    assert ref.person is not None and ref.person.shape == ref.framed.shape[:2]
+    nose = np.round(ref.landmarks[ids.NOSE_TIP, :2]).astype(int)
+    assert ref.person[nose[1], nose[0]] > 0.5 and ref.person[2, 2] < 0.5
 
 
 def test_render_map_is_the_warp(photo, warper):

@@ -34,6 +34,7 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import MOTION_LAYOUT
 from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.perception.pose import segment_person
 from avatarvid.warp.controls import crop, draw_controls, face_box, mouth_box
 from avatarvid.warp.face import FaceWarper
 from avatarvid.warp.normals import FaceNormals
@@ -198,10 +199,11 @@ def _real_clip(
 ) -> dict[str, np.ndarray]:
     """One clip's arrays: frame `ref` warped onto frames [start, start + frames) as `animate
     --mode face` warps a photo (the driver fitted with the reference's rig, relative mode, its
-    lip remainder carried)."""
+    lip remainder carried, the hair moved with the head)."""
     ref_lm = landmarks[ref]
     image = video.read([ref])[0]
-    rig, warper, box = FaceRig(ref_lm), FaceWarper(image, ref_lm), face_box(ref_lm)
+    rig, box = FaceRig(ref_lm), face_box(ref_lm)
+    warper = FaceWarper(image, ref_lm, segment_person(image))
     mesh = FaceNormals(ref_lm)
     ref_normals = mesh.vertex_normals(ref_lm)
     real = video.read(range(start, start + frames))

@@ -3,7 +3,8 @@ drives it, and every output frame is compared with the real frame it should repr
 
 What a renderer must get right is split into what the pixels show and where the face is:
 
-- face-box and mouth-box PSNR / SSIM (RGB, the boxes from the *real* frame's face mesh);
+- face-box, head-box and mouth-box PSNR / SSIM (RGB, the boxes from the *real* frame's face
+  mesh; the head box reaches past the face to the hair and ears);
 - AKD: mean distance of the 468 mesh landmarks, output vs real, in inter-ocular units;
 - AED: the same after a similarity fit of the output's mesh onto the real one (the head pose
   taken out: what is left is expression; a landmark proxy for the 3DMM-coefficient AED of
@@ -26,6 +27,7 @@ from avatarvid.perception.face_mesh import FaceMeshTracker
 from avatarvid.perception.landmark_ids import LIPS_OUTER, NUM_MESH
 
 FACE_MARGIN = 0.1  # the face box is the mesh's extent grown by this fraction of its size
+HEAD_MARGIN = 0.4  # the head box: the same grown by this much (hair, ears, the head's outline)
 MOUTH_MARGIN = 0.25  # the mouth box: the outer lips' extent grown by this much of its width
 MAX_PSNR = 60.0  # identical crops: a finite ceiling keeps the means meaningful
 
@@ -78,8 +80,10 @@ class ReenactScores:
 
     def __init__(self) -> None:
         self.rows: dict[str, list[float]] = {
-            k: [] for k in ("face_psnr", "face_ssim", "mouth_psnr", "mouth_ssim", "akd", "aed")
-        }
+            f"{region}_{score}": []
+            for region in ("face", "head", "mouth")
+            for score in ("psnr", "ssim")
+        } | {"akd": [], "aed": []}
         self.mouth: list[tuple[float, float]] = []  # (real, output) per frame both have a face
         self.eye: list[tuple[float, float]] = []
         self.frames = 0
@@ -98,6 +102,7 @@ class ReenactScores:
         shape = real.shape[:2]
         for name, points, margin in (
             ("face", real_mesh[:NUM_MESH, :2], FACE_MARGIN),
+            ("head", real_mesh[:NUM_MESH, :2], HEAD_MARGIN),
             ("mouth", real_mesh[list(LIPS_OUTER), :2], MOUTH_MARGIN),
         ):
             region = box(points, margin, shape)

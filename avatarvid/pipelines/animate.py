@@ -222,7 +222,8 @@ class _FaceRenderer:
 
     def __init__(self, ref: Reference, track: DriverTrack):
         assert ref.face is not None
-        self.warper, self.rig = FaceWarper(ref.image, ref.face), FaceRig(ref.face)
+        self.warper = FaceWarper(ref.image, ref.face, segment_person(ref.image))
+        self.rig = FaceRig(ref.face)
         self.track = track
 
     def __call__(self, index: int, face_motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,7 @@ from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
 from avatarvid.perception.face_mesh import Face, FaceMeshTracker, detect_reference_face
 from avatarvid.perception.framing import apply_affine, frame_reference
+from avatarvid.perception.pose import segment_person
 from avatarvid.pipelines.control import Progress, check_cancel, model_device, no_progress
 from avatarvid.pipelines.output import upscaled
 from avatarvid.pipelines.paths import check_job_paths
@@ -61,11 +62,12 @@ class VlogResult:
 
 @dataclass(frozen=True)
 class Reference:
-    """The framed photo and its landmarks: what a worker can reuse across jobs that share
-    (image, crop, size, face_index)."""
+    """The framed photo, its landmarks and person mask: what a worker can reuse across jobs
+    that share (image, crop, size, face_index)."""
 
     framed: np.ndarray
     landmarks: np.ndarray
+    person: np.ndarray | None = None  # its person probability: the warp moves the hair along
 
 
 def check_paths(req: VlogRequest) -> None:
@@ -103,7 +105,7 @@ def perceive_reference(image_path: Path, config: VlogConfig, face_index: int | N
         framed, landmarks = prepare_reference(image, config, face_index)
     except NoFaceError as e:
         raise NoFaceError(f"{image_path}: {e}") from None
-    return Reference(framed, landmarks)
+    return Reference(framed, landmarks, segment_person(framed))
 
 
 def make_motion(req: VlogRequest, audio: np.ndarray, device: str = "cpu") -> Motion:
@@ -207,7 +209,7 @@ class VlogFrames:
                 sr.mode, sr.scale, (self.height, self.width), sr.steps, self.device, sr.max_memory
             )
             scaled = reference.landmarks / self.sr.scale
-            self.warper = FaceWarper(self.sr.shrink(reference.framed), scaled)
+            self.warper = FaceWarper(self.sr.shrink(reference.framed), scaled, reference.person)
             self.refiner = make_refiner(cfg, self.warper.image, scaled, device=self.device)
 
     @property

@@ -2,8 +2,9 @@
 
 The face mesh alone would tear the face off the head, so the fixed triangulation also holds
 a ring of points around the head (following the head's rigid motion, so hair and ears come
-along), points on the neck (following it half-way) and an outer ring plus the image border
-that stay put, so the background does not move.
+along), points on the neck (following it half-way) and an outer ring plus a frame round the
+image that stay put, so the background does not move. Given the person's mask, the head ring
+goes round the hair (or a hat) above the face instead of cutting through it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,19 @@ _JAW_FOLLOW = 0.9
 _NECK_RIGID = 0.5
 _NECK_BELOW = -0.5  # neck points only where the oval points this far downwards (cosine)
 _BORDER_STEPS = 8
+# The still frame lies this far (of the image's larger side) outside the image, so rings can
+# follow the head out of the picture instead of being pinned to its edge (where they folded).
+_FRAME_PAD = 0.25
 _MIN_SPACING = 2.0  # px; closer extra points are dropped
+# Hair reaching past the head ring stayed behind, stretched, when the head moved: a torn
+# hairline on the astronaut in the demo. With the person's mask, the ring of each direction
+# above the ears goes this far (in oval distances) past where the mask ends, up to the limit
+# (upwards, sideways), and the outer ring keeps a band at least _STRETCH_GAP wide beyond it
+# for the background to stretch in (0.8 over 1.2: that cost carphone's face box 0.16 dB).
+_SILHOUETTE_MARGIN = 0.08
+_SILHOUETTE_LIMIT = (2.6, 2.0)
+_SILHOUETTE_UP = 0.3  # directions this far upwards (cosine) and more follow the mask fully
+_STRETCH_GAP = 0.8
 
 
 def fit_head_motion(source: np.ndarray, target: np.ndarray) -> Similarity:
@@ -66,8 +79,43 @@ def _ring_scale(cos_up: np.ndarray, radii: tuple[float, float, float]) -> np.nda
     return side + (top - side) * np.maximum(cos_up, 0) + (bottom - side) * np.maximum(-cos_up, 0)
 
 
-def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
-    h, w = shape
+def _silhouette_reach(
+    person: np.ndarray, centre: np.ndarray, d: np.ndarray, limit: np.ndarray
+) -> np.ndarray:
+    """Per (K, 2) direction `d` from `centre`, the multiple of it at which the (H, W) person
+    mask ends, walking out from the face oval (1); NaN where it has not ended by `limit` (K,):
+    what goes on that far is not hair (a second person, the mirror image of a padded frame)."""
+    h, w = person.shape
+    r = np.arange(1.0, limit.max() + 0.02, 0.02)
+    xy = centre + r[None, :, None] * d[:, None, :]
+    inside = (xy[..., 0] >= 0) & (xy[..., 0] <= w - 1) & (xy[..., 1] >= 0) & (xy[..., 1] <= h - 1)
+    x = np.clip(np.round(xy[..., 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(xy[..., 1]).astype(int), 0, h - 1)
+    outside = ~((person[y, x] > 0.5) & inside)
+    end = r[outside.argmax(axis=1)]
+    return np.where(outside.any(axis=1) & (end < limit), end, np.nan)
+
+
+def _head_rings(
+    cos_up: np.ndarray, centre: np.ndarray, d: np.ndarray, person: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) radii of the head ring and the outer ring per oval point, round the person's
+    hair where a mask is given."""
+    head = _ring_scale(cos_up, _HEAD_RING)
+    outer = _ring_scale(cos_up, _OUTER_RING)
+    if person is None:
+        return head, outer
+    up = np.maximum(cos_up, 0)
+    top, side = _SILHOUETTE_LIMIT
+    reach = _silhouette_reach(person, centre, d, side + (top - side) * up)
+    follow = np.clip(cos_up / _SILHOUETTE_UP, 0, 1)
+    grow = follow * np.nan_to_num(np.maximum(reach + _SILHOUETTE_MARGIN - head, 0))
+    return head + grow, np.where(grow > 0, np.maximum(outer, head + grow + _STRETCH_GAP), outer)
+
+
+def _build_extras(
+    landmarks: np.ndarray, shape: tuple[int, int], person: np.ndarray | None
+) -> _Extras:
     lm = landmarks[:, :2]
     oval_idx = np.array(ids.FACE_OVAL)
     oval = lm[oval_idx]
@@ -90,9 +138,10 @@ def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
         local.append(np.broadcast_to(lo, len(p)))
 
     jaw = _JAW_FOLLOW * np.maximum(-cos_up, 0)
+    head, outer = _head_rings(cos_up, centre, d, person)
     add(centre + d * _ring_scale(cos_up, _SKIN_RING)[:, None], oval_z, oval_idx, 1.0, 1.0)
     add(
-        centre + d * _ring_scale(cos_up, _HEAD_RING)[:, None],
+        centre + d * head[:, None],
         oval_z + _OUTLINE_DEPTH * (outline_z - oval_z),
         oval_idx,
         1.0,
@@ -106,14 +155,15 @@ def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
         _NECK_RIGID,
         0.5 * jaw[neck],
     )
-    add(centre + d * _ring_scale(cos_up, _OUTER_RING)[:, None], 0.0, oval_idx, 0.0, 0.0)
+    add(centre + d * outer[:, None], 0.0, oval_idx, 0.0, 0.0)
     t = np.linspace(0, 1, _BORDER_STEPS + 1)[:-1]
+    (x0, y0), (x1, y1) = _frame(shape)
     border = np.concatenate(
         [
-            np.stack([t * (w - 1), np.zeros_like(t)], 1),
-            np.stack([np.full_like(t, w - 1), t * (h - 1)], 1),
-            np.stack([(1 - t) * (w - 1), np.full_like(t, h - 1)], 1),
-            np.stack([np.zeros_like(t), (1 - t) * (h - 1)], 1),
+            np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1),
+            np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1),
+            np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1),
+            np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1),
         ]
     )
     add(border, 0.0, np.zeros(len(border), dtype=int), 0.0, 0.0)
@@ -138,10 +188,17 @@ def _build_extras(landmarks: np.ndarray, shape: tuple[int, int]) -> _Extras:
     )
 
 
-def _clip(p: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inside the image, one pixel off the border so moving points do not sit on it."""
+def _frame(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) corners of the still frame: the image grown by _FRAME_PAD of its larger side."""
     h, w = shape
-    return np.clip(p, [1.0, 1.0], [w - 2.0, h - 2.0])
+    pad = _FRAME_PAD * max(h, w)
+    return np.array([-pad, -pad]), np.array([w - 1.0 + pad, h - 1.0 + pad])
+
+
+def _clip(p: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Inside the still frame, one pixel off it so moving points do not sit on it."""
+    lo, hi = _frame(shape)
+    return np.clip(p, lo + 1.0, hi - 1.0)
 
 
 class FaceWarper:
@@ -151,7 +208,9 @@ class FaceWarper:
     geometry, colours) is computed once here; `render` costs a few ms per frame.
     """
 
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray):
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, person: np.ndarray | None = None):
+        """`person`: the photo's (H', W') person probability (`segment_person`, any size),
+        so the hair moves with the head; without it the head ring has fixed radii."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
@@ -161,7 +220,9 @@ class FaceWarper:
         self.image = image
         self.reference = lm
         self.shape = image.shape[:2]
-        self._extras = _build_extras(lm, self.shape)
+        if person is not None and person.shape != self.shape:
+            person = cv2.resize(person, self.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        self._extras = _build_extras(lm, self.shape, person)
         source = np.vstack([lm[:, :2], self._extras.points[:, :2]])
         triangles = Delaunay(source).simplices
         self._map = TriangleWarpMap(triangles, source, self.shape)
