@@ -103,12 +103,25 @@ def test_framing_face_maps_landmarks(astronaut: np.ndarray, face: Face) -> None:
     assert _xy_error(_detect_one(framed).landmarks, mapped) < 2.5
 
 
-def test_framing_pads_past_the_photo_edge(astronaut: np.ndarray, face: Face) -> None:
-    corner = np.ascontiguousarray(astronaut[40:, 150:])  # face near the top-left corner
-    shifted = Face.from_landmarks(face.landmarks - np.array([150, 40, 0], np.float32))
-    framed, affine = frame_reference(corner, shifted, "face", 320)
+@pytest.mark.parametrize(
+    "top, left, bottom, right",
+    [(40, 150, 512, 512), (30, 160, 300, 350)],  # face near the corner; a tight headshot
+)
+def test_framing_stays_inside_the_photo(
+    astronaut: np.ndarray, face: Face, top: int, left: int, bottom: int, right: int
+) -> None:
+    """Nothing is invented round a photo too tight for the full crop (reflection filled a
+    headshot's frame with mirrored faces): the square shrinks and shifts into the photo."""
+    photo = np.ascontiguousarray(astronaut[top:bottom, left:right])
+    shifted = Face.from_landmarks(face.landmarks - np.array([left, top, 0], np.float32))
+    framed, affine = frame_reference(photo, shifted, "face", 320)
     assert framed.shape == (320, 320, 3)
-    assert _xy_error(_detect_one(framed).landmarks, apply_affine(shifted.landmarks, affine)) < 3
+    corners = apply_affine(np.array([[0, 0], [320, 320]], np.float32), invert_affine(affine))
+    h, w = photo.shape[:2]
+    assert corners.min() >= 0 and corners[1, 0] <= w and corners[1, 1] <= h
+    mapped = apply_affine(shifted.landmarks, affine)
+    assert mapped[:, :2].min() >= 0 and mapped[:, :2].max() <= 320
+    assert _xy_error(_detect_one(framed).landmarks, mapped) < 3
 
 
 def test_framing_full(astronaut: np.ndarray, face: Face) -> None:

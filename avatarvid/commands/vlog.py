@@ -44,7 +44,7 @@ def register(sub) -> None:
     p.add_argument(
         "--crop",
         choices=["face", "full"],
-        help="face: square crop centred on the face; full: the whole photo",
+        help="face: square crop round the face, inside the photo; full: the whole photo",
     )
     p.add_argument("--seed", type=int, help="random seed for motion (same seed, same video)")
     p.add_argument(

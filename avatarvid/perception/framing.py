@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 MIN_SIZE, MAX_SIZE = 64, 2048
 MODES = ("face", "full")
 # "face" mode: crop side relative to the face's forehead-to-chin height, and how far below
-# the face centre the crop is centred, so chin, neck and some hair are in frame.
+# the face centre the crop is centred, so chin, neck and some hair are in frame. A photo too
+# tight for that square gets the largest one inside it, as near that centre as it allows:
+# padding a headshot out to 2.6 face heights filled most of the frame with mirrored faces.
 FACE_CROP_SCALE = 2.6
 FACE_CROP_DROP = 0.15
 
@@ -30,17 +32,29 @@ def frame_reference(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (framed image, 2x3 affine from original to framed pixel coordinates).
 
-    "face": a size x size square around the face, padded by reflection where it leaves the
-    photo. "full": the whole photo with its long side scaled to `size`, both sides even.
+    "face": a size x size square around the face, inside the photo. "full": the whole photo
+    with its long side scaled to `size`, both sides even.
     """
     check_size(size)
     if mode == "face":
-        cx, cy = face.center
-        centre = (cx, cy + FACE_CROP_DROP * face.height)
-        return crop_square(rgb, centre, FACE_CROP_SCALE * face.height, size)
+        return crop_square(rgb, *_face_square(face, rgb.shape[:2]), size)
     if mode == "full":
         return _resize_full(rgb, size)
     raise InputError(f"unknown framing mode {mode!r}; use one of: {', '.join(MODES)}")
+
+
+def _face_square(face: Face, shape: tuple[int, int]) -> tuple[tuple[float, float], float]:
+    """(centre, side) of the face crop: FACE_CROP_SCALE face heights, shrunk and shifted to
+    stay inside the photo."""
+    height, width = shape
+    side = min(FACE_CROP_SCALE * face.height, width, height)
+    cx, cy = face.center
+    half = side / 2
+    centre = (
+        float(np.clip(cx, half, width - half)),
+        float(np.clip(cy + FACE_CROP_DROP * face.height, half, height - half)),
+    )
+    return centre, side
 
 
 def check_size(size: int) -> None:
