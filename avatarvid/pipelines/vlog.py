@@ -22,6 +22,7 @@ from avatarvid.media.features import num_video_frames
 from avatarvid.media.image import load_image
 from avatarvid.media.video import VideoWriter
 from avatarvid.motion.controls import hold_gaze, retime_blinks
+from avatarvid.motion.headroom import within_room
 from avatarvid.motion.procedural import ProceduralStyle, procedural_motion
 from avatarvid.motion.rig import FaceRig
 from avatarvid.motion.schema import Motion
@@ -197,9 +198,10 @@ class VlogFrames:
         self.seconds = len(speech) / ANALYSIS_RATE
         progress("motion", 0, None)
         with self.timer.stage("motion"):
-            self.motion = make_motion(req, speech, self.device)
-            if req.motion_out is not None:
-                self.motion.save(req.motion_out)
+            motion = make_motion(req, speech, self.device)
+            if req.motion_out is not None:  # as generated: the same for any photo
+                motion.save(req.motion_out)
+            self.motion = within_room(motion, reference.landmarks, reference.framed.shape[:2])
             self.rig = FaceRig(reference.landmarks)
         check_cancel(cancel)
         self.height, self.width = reference.framed.shape[:2]
