@@ -46,9 +46,10 @@ def smear(reference, motion: Motion) -> float:
 
 def test_a_photo_with_room_keeps_its_motion(astronaut_path):
     reference = perceive_reference(astronaut_path, load_config("default"), None)
-    assert np.array_equal(translation_gains(reference.landmarks, (256, 256)), [1.0, 1.0])
+    shape = reference.framed.shape[:2]
+    assert np.array_equal(translation_gains(reference.landmarks, shape), [1.0, 1.0])
     motion = swaying()
-    assert within_room(motion, reference.landmarks, (256, 256)) is motion
+    assert within_room(motion, reference.landmarks, shape) is motion
 
 
 def test_a_tight_headshot_moves_its_head_less_and_smears_less(headshot):
